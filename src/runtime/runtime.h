@@ -1,0 +1,88 @@
+/* The runtime: the one narrow interface between the daemon and an isolation
+ * backend. api/, router/ and lifecycle/ reach sandboxes only through this file.
+ * The default backend is Linux namespaces (this folder); gVisor or Firecracker
+ * would implement the same calls.
+ *
+ * A sandbox = user, pid, mount, uts, ipc, net and cgroup namespaces; root inside
+ * maps to host uids [uid_base, uid_base + 65536); an overlayfs root (template
+ * layers read-only + a private upper dir); cgroup limits; seccomp; bounded caps.
+ * Its pid 1 is the agent, which inherits a listening unix socket as fd 3; the
+ * daemon reaches it by connecting to runtime_sandbox_socket_path().
+ *
+ * Sandboxes do not depend on the daemon's process: after a restart (even kill -9)
+ * runtime_sandbox_adopt() re-attaches to one from what the catalog recorded.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../base/error.h"
+
+#define RUNTIME_UID_RANGE 65536u
+
+struct runtime;
+struct runtime_sandbox;
+
+struct runtime_config {
+        const char *state_dir;  /* absolute; the runtime owns <state_dir>/sandboxes/ */
+        const char *agent_path; /* absolute path of the static nestbox-agent binary */
+};
+
+struct sandbox_spec {
+        const char *id;               /* [a-z0-9]{1,32}; names dirs and the cgroup */
+        const char *hostname;         /* uts hostname inside */
+        const char *const *layers;    /* template layer dirs on the host, top-most first, NULL-terminated */
+        uint32_t uid_base;            /* first host uid/gid of this sandbox's own 65536 range */
+        unsigned cpu_count;           /* 0 = no cpu limit */
+        unsigned memory_mb;           /* 0 = no memory limit */
+        unsigned pids_max;            /* 0 = no pids limit */
+        bool no_new_privs;            /* off where the template needs setuid (sudo) */
+};
+
+/* What the catalog keeps so a restarted daemon can find the sandbox again. */
+struct sandbox_identity {
+        pid_t pid;                   /* host pid of the sandbox's pid 1 */
+        unsigned long long starttime; /* field 22 of /proc/<pid>/stat: tells pid reuse apart */
+};
+
+/** Probes the host (cgroup v1 or v2, overlayfs, idmapped mounts), creates
+ *  <state_dir>/sandboxes and the nestbox cgroup parents. */
+int runtime_new(const struct runtime_config *cfg, struct runtime **ret, struct nb_error *err);
+struct runtime *runtime_free(struct runtime *rt);
+
+/** Creates and starts a sandbox; returns once its agent runs (the socket accepts
+ *  connections; requests queue until the agent accept()s). On failure nothing is
+ *  left behind. Safe to call from several threads at once. */
+int runtime_sandbox_create(struct runtime *rt, const struct sandbox_spec *spec, struct runtime_sandbox **ret,
+                           struct nb_error *err);
+
+/** Re-attaches to a sandbox started by an earlier daemon. -ESRCH when its pid 1 is gone
+ *  (or the pid was reused); the caller then calls runtime_sandbox_remove_leftovers(). */
+int runtime_sandbox_adopt(struct runtime *rt, const char *id, const struct sandbox_identity *identity,
+                          uint32_t uid_base, struct runtime_sandbox **ret, struct nb_error *err);
+
+/** Kills every process of the sandbox, waits for them, and removes its mounts,
+ *  cgroups, socket and directories. Frees sb. Idempotent with respect to the host:
+ *  a half-built sandbox or one whose parts are already gone is fine. */
+int runtime_sandbox_destroy(struct runtime *rt, struct runtime_sandbox *sb, struct nb_error *err);
+
+/** Removes whatever a dead sandbox left on the host (dirs, cgroups) given only its id. */
+int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct nb_error *err);
+
+/** True while the sandbox's pid 1 lives. */
+bool runtime_sandbox_alive(struct runtime_sandbox *sb);
+
+const char *runtime_sandbox_socket_path(const struct runtime_sandbox *sb);
+void runtime_sandbox_identity(const struct runtime_sandbox *sb, struct sandbox_identity *ret);
+
+/** Connects a new unix stream socket (SOCK_CLOEXEC) to the sandbox's agent. */
+int runtime_sandbox_connect_agent(const struct runtime_sandbox *sb, struct nb_error *err);
+
+/** Current memory use of the sandbox's cgroup in bytes (for metrics and bench). */
+int runtime_sandbox_memory_usage(const struct runtime_sandbox *sb, uint64_t *ret_bytes);
+
+/** Stops / resumes every process of the sandbox (cgroup freezer), for pause. */
+int runtime_sandbox_freeze(struct runtime_sandbox *sb, struct nb_error *err);
+int runtime_sandbox_thaw(struct runtime_sandbox *sb, struct nb_error *err);
