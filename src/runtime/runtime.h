@@ -68,6 +68,10 @@ int runtime_sandbox_adopt(struct runtime *rt, const char *id, const struct sandb
  *  a half-built sandbox or one whose parts are already gone is fine. */
 int runtime_sandbox_destroy(struct runtime *rt, struct runtime_sandbox *sb, struct nb_error *err);
 
+/** Frees the handle and its fds WITHOUT stopping the sandbox: the daemon is exiting, or
+ *  hands the sandbox to a later daemon that will runtime_sandbox_adopt() it. Accepts NULL. */
+int runtime_sandbox_release(struct runtime_sandbox *sb);
+
 /** Removes whatever a dead sandbox left on the host (dirs, cgroups) given only its id. */
 int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct nb_error *err);
 

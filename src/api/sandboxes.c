@@ -1,0 +1,248 @@
+/* Sandbox endpoints: create, get, kill, timeout, refresh, connect (v1 and v2
+ * share these; `call->v2` only changes defaults). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "../catalog/catalog.h"
+#include "../daemon.h"
+#include "../lifecycle/manager.h"
+#include "handlers.h"
+#include "reply.h"
+#include "sandbox-json.h"
+
+#define TIMEOUT_MAX_S 86400        /* E2B's longest sandbox lifetime */
+#define V2_DEFAULT_TIMEOUT_S 300
+#define V1_DEFAULT_TIMEOUT_S 15
+
+/* Parses the body as a JSON object; an empty body counts as {}. */
+static json_t *parse_body(const struct api_call *call, char *why, size_t why_len)
+{
+        json_error_t jerr;
+        json_t *v;
+
+        if (call->body_len == 0)
+                return json_object();
+        v = json_loadb(call->body, call->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!v) {
+                snprintf(why, why_len, "request body is not valid JSON: %s (line %d)", jerr.text, jerr.line);
+                return NULL;
+        }
+        if (!json_is_object(v)) {
+                json_decref(v);
+                snprintf(why, why_len, "request body must be a JSON object");
+                return NULL;
+        }
+        return v;
+}
+
+/* A map of string to string, as metadata and envVars must be. NULL/absent gives "{}". */
+static int string_map_text(json_t *v, const char *field, char **ret, char *why, size_t why_len)
+{
+        const char *k;
+        json_t *x;
+
+        if (!v || json_is_null(v)) {
+                *ret = strdup("{}");
+                return *ret ? 0 : -ENOMEM;
+        }
+        if (!json_is_object(v)) {
+                snprintf(why, why_len, "'%s' must be an object of string values", field);
+                return -EINVAL;
+        }
+        json_object_foreach(v, k, x)
+                if (!json_is_string(x)) {
+                        snprintf(why, why_len, "'%s.%.64s' must be a string", field, k);
+                        return -EINVAL;
+                }
+        *ret = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int timeout_field(json_t *v, int64_t fallback, int64_t *ret, char *why, size_t why_len)
+{
+        if (!v || json_is_null(v)) {
+                *ret = fallback;
+                return 0;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > TIMEOUT_MAX_S) {
+                snprintf(why, why_len, "'timeout' must be an integer number of seconds from 0 to %d", TIMEOUT_MAX_S);
+                return -EINVAL;
+        }
+        *ret = json_integer_value(v);
+        return 0;
+}
+
+static enum MHD_Result reply_manager_error(struct MHD_Connection *c, int r, const struct nb_error *err)
+{
+        switch (r) {
+        case -ENOENT:
+                return reply_error(c, 404, "%s", err->message);
+        case -EINVAL:
+                return reply_error(c, 400, "%s", err->message);
+        case -EAGAIN:
+                return reply_error(c, 429, "%s", err->message);
+        default:
+                return reply_error(c, 500, "%s", err->message[0] ? err->message : "internal error");
+        }
+}
+
+static enum MHD_Result reply_sandbox(const struct api_call *call, const char *id, unsigned status,
+                                     json_t *(*shape)(const struct catalog_sandbox *))
+{
+        struct catalog_sandbox *row = NULL;
+        struct nb_error err = {0};
+        int r;
+
+        r = catalog_sandbox_get(call->d->catalog, id, &row, &err);
+        if (r == -ENOENT)
+                return reply_error(call->c, 404, "sandbox '%s' not found", id);
+        if (r < 0)
+                return reply_error(call->c, 500, "%s", err.message);
+        {
+                enum MHD_Result ret = reply_json(call->c, status, shape(row));
+
+                catalog_sandbox_free(row);
+                return ret;
+        }
+}
+
+enum MHD_Result api_sandbox_create(const struct api_call *call)
+{
+        struct create_request req = {.allow_internet_access = -1};
+        _cleanup_free_ char *metadata = NULL, *envs = NULL, *network = NULL, *lifecycle = NULL, *id = NULL;
+        struct nb_error err = {0};
+        char why[256];
+        json_t *body, *v;
+        int r;
+
+        body = parse_body(call, why, sizeof(why));
+        if (!body)
+                return reply_error(call->c, 400, "%s", why);
+        v = json_object_get(body, "templateID");
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 128) {
+                json_decref(body);
+                return reply_error(call->c, 400, "'templateID' is required: the name or id of a template");
+        }
+        req.template_ref = json_string_value(v);
+        r = timeout_field(json_object_get(body, "timeout"), call->v2 ? V2_DEFAULT_TIMEOUT_S : V1_DEFAULT_TIMEOUT_S,
+                          &req.timeout_s, why, sizeof(why));
+        if (r >= 0)
+                r = string_map_text(json_object_get(body, "metadata"), "metadata", &metadata, why, sizeof(why));
+        if (r >= 0)
+                r = string_map_text(json_object_get(body, "envVars"), "envVars", &envs, why, sizeof(why));
+        if (r < 0) {
+                json_decref(body);
+                return r == -ENOMEM ? reply_error(call->c, 500, "out of memory") : reply_error(call->c, 400, "%s", why);
+        }
+        req.metadata_json = metadata;
+        req.envs_json = envs;
+        req.secure = json_is_true(json_object_get(body, "secure"));
+        req.auto_pause = json_is_true(json_object_get(body, "autoPause"));
+        v = json_object_get(body, "allow_internet_access");
+        if (json_is_boolean(v))
+                req.allow_internet_access = json_is_true(v);
+        v = json_object_get(body, "network");
+        if (json_is_object(v))
+                req.network_json = network = json_dumps(v, JSON_COMPACT);
+        v = json_object_get(body, "autoResume");
+        if (json_is_object(v))
+                req.lifecycle_json = lifecycle = json_dumps(v, JSON_COMPACT);
+
+        r = manager_create(call->d->manager, &req, &id, &err);
+        json_decref(body);
+        if (r == -ENOENT)
+                return reply_error(call->c, 404, "template '%.128s' not found", req.template_ref);
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
+        return reply_sandbox(call, id, 201, sandbox_json_created);
+}
+
+enum MHD_Result api_sandbox_get(const struct api_call *call)
+{
+        return reply_sandbox(call, call->id, 200, sandbox_json_detail);
+}
+
+enum MHD_Result api_sandbox_kill(const struct api_call *call)
+{
+        struct nb_error err = {0};
+        int r = manager_kill(call->d->manager, call->id, &err);
+
+        if (r == -ENOENT)
+                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
+        return reply_empty(call->c, 204);
+}
+
+/* Returns 0 when the timeout was set (nothing queued yet), or 1 with the queued error's result in *ret. */
+static int set_timeout(const struct api_call *call, const char *field, bool required, bool only_extend,
+                       enum MHD_Result *ret)
+{
+        struct nb_error err = {0};
+        char why[256];
+        int64_t timeout;
+        json_t *body, *v;
+        int r;
+
+        body = parse_body(call, why, sizeof(why));
+        if (!body) {
+                *ret = reply_error(call->c, 400, "%s", why);
+                return 1;
+        }
+        v = json_object_get(body, field);
+        if (required && !v) {
+                json_decref(body);
+                *ret = reply_error(call->c, 400, "'%s' is required (seconds)", field);
+                return 1;
+        }
+        r = timeout_field(v, V2_DEFAULT_TIMEOUT_S, &timeout, why, sizeof(why));
+        json_decref(body);
+        if (r < 0) {
+                *ret = reply_error(call->c, 400, "%s", why);
+                return 1;
+        }
+        r = manager_set_timeout(call->d->manager, call->id, timeout, only_extend, &err);
+        if (r == -ENOENT) {
+                *ret = reply_error(call->c, 404, "sandbox '%s' not found", call->id);
+                return 1;
+        }
+        if (r < 0) {
+                *ret = reply_manager_error(call->c, r, &err);
+                return 1;
+        }
+        return 0;
+}
+
+enum MHD_Result api_sandbox_timeout(const struct api_call *call)
+{
+        enum MHD_Result ret;
+
+        if (set_timeout(call, "timeout", true, false, &ret))
+                return ret;
+        return reply_empty(call->c, 204);
+}
+
+enum MHD_Result api_sandbox_refresh(const struct api_call *call)
+{
+        enum MHD_Result ret;
+
+        if (set_timeout(call, "duration", false, true, &ret))
+                return ret;
+        return reply_empty(call->c, 204);
+}
+
+enum MHD_Result api_sandbox_connect(const struct api_call *call)
+{
+        struct live_sandbox *s = manager_get(call->d->manager, call->id);
+        enum MHD_Result ret;
+
+        if (!s)
+                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
+        live_sandbox_unref(s);
+        /* Connect only ever extends the lifetime (protocol.md §7 d.3). */
+        if (set_timeout(call, "timeout", false, true, &ret))
+                return ret;
+        return reply_sandbox(call, call->id, 200, sandbox_json_created);
+}

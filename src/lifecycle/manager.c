@@ -1,0 +1,516 @@
+/* The sandbox manager (see manager.h). Owns the in-memory table of live
+ * sandboxes; the catalog stays the source of truth across restarts.
+ *
+ * Locking: `lock` guards the table and uid-slot allocation. Slow work (the
+ * runtime's create/destroy, the agent's /init) runs outside it. */
+#include "manager.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../base/log.h"
+#include "../base/random.h"
+#include "../catalog/catalog.h"
+#include "../runtime/runtime.h"
+#include "../wire/link-client.h"
+
+#define SANDBOX_ID_LEN 20
+#define ACCESS_TOKEN_BYTES 20
+#define UID_BASE_FIRST 0x01000000u /* host ids below this stay for the host's own users */
+#define UID_SLOTS_MAX 3800u        /* keeps uid_base + 65536 below 2^32 */
+#define DEFAULT_PIDS_MAX 4096u
+
+struct live_sandbox {
+        char id[SANDBOX_ID_LEN + 1];
+        struct runtime_sandbox *rt;
+        char *access_token;
+        char socket_path[108]; /* copied so relaying never touches rt, which kill frees */
+        unsigned refs;   /* guarded by manager.lock */
+        struct manager *m;
+};
+
+struct manager {
+        pthread_mutex_t lock;
+        struct catalog *catalog;
+        struct runtime *runtime;
+        struct live_sandbox **table;
+        size_t n, cap;
+};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int manager_new(struct catalog *c, struct runtime *rt, struct manager **ret, struct nb_error *err)
+{
+        struct manager *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return nb_error_oom(err);
+        pthread_mutex_init(&m->lock, NULL);
+        m->catalog = c;
+        m->runtime = rt;
+        *ret = m;
+        return 0;
+}
+
+static void live_free(struct live_sandbox *s)
+{
+        free(s->access_token);
+        free(s);
+}
+
+struct manager *manager_free(struct manager *m)
+{
+        if (!m)
+                return NULL;
+        /* The daemon is exiting: sandboxes keep running and are re-adopted by the next one. */
+        for (size_t i = 0; i < m->n; i++) {
+                (void)runtime_sandbox_release(m->table[i]->rt);
+                live_free(m->table[i]);
+        }
+        free(m->table);
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+        return NULL;
+}
+
+static int table_add_locked(struct manager *m, struct live_sandbox *s)
+{
+        if (m->n == m->cap) {
+                size_t cap = m->cap ? m->cap * 2 : 64;
+                struct live_sandbox **t = realloc(m->table, cap * sizeof(*t));
+
+                if (!t)
+                        return -ENOMEM;
+                m->table = t;
+                m->cap = cap;
+        }
+        m->table[m->n++] = s;
+        s->refs = 1; /* the table's own reference */
+        return 0;
+}
+
+static struct live_sandbox *table_find_locked(struct manager *m, const char *id, size_t *ret_index)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->table[i]->id, id) == 0) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return m->table[i];
+                }
+        return NULL;
+}
+
+struct live_sandbox *manager_get(struct manager *m, const char *id)
+{
+        struct live_sandbox *s;
+
+        pthread_mutex_lock(&m->lock);
+        s = table_find_locked(m, id, NULL);
+        if (s)
+                s->refs++;
+        pthread_mutex_unlock(&m->lock);
+        return s;
+}
+
+void live_sandbox_unref(struct live_sandbox *s)
+{
+        struct manager *m;
+        bool last;
+
+        if (!s)
+                return;
+        m = s->m;
+        pthread_mutex_lock(&m->lock);
+        last = --s->refs == 0;
+        pthread_mutex_unlock(&m->lock);
+        if (last)
+                live_free(s);
+}
+
+const char *live_sandbox_id(const struct live_sandbox *s)
+{
+        return s->id;
+}
+
+const char *live_sandbox_access_token(const struct live_sandbox *s)
+{
+        return s->access_token;
+}
+
+int live_sandbox_connect_agent(const struct live_sandbox *s, struct nb_error *err)
+{
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        int fd;
+
+        memcpy(addr.sun_path, s->socket_path, sizeof(s->socket_path));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return nb_error_set_errno(err, -errno, "cannot create a socket");
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                int r = -errno;
+
+                close(fd);
+                return nb_error_set_errno(err, r, "sandbox=%s agent unreachable", s->id);
+        }
+        return fd;
+}
+
+static void live_set_socket(struct live_sandbox *s)
+{
+        snprintf(s->socket_path, sizeof(s->socket_path), "%s", runtime_sandbox_socket_path(s->rt));
+}
+
+unsigned manager_count(struct manager *m)
+{
+        unsigned n;
+
+        pthread_mutex_lock(&m->lock);
+        n = (unsigned)m->n;
+        pthread_mutex_unlock(&m->lock);
+        return n;
+}
+
+/* Tells the agent its env vars, default user and workdir, and the access token. */
+static int agent_init(struct runtime_sandbox *rt, const struct catalog_template *t, const char *envs_json,
+                      const char *access_token, struct nb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct buf body = {0}, reply = {0};
+        json_t *init, *envs, *tenvs;
+        char *text;
+        int status = 0, r;
+
+        envs = json_object();
+        tenvs = t->envs_json ? json_loads(t->envs_json, 0, NULL) : NULL;
+        if (json_is_object(tenvs))
+                json_object_update(envs, tenvs);
+        json_decref(tenvs);
+        tenvs = json_loads(envs_json, 0, NULL);
+        if (json_is_object(tenvs))
+                json_object_update(envs, tenvs); /* the request's vars win over the template's */
+        json_decref(tenvs);
+        init = json_pack("{s:o}", "envVars", envs);
+        if (t->default_user)
+                json_object_set_new(init, "defaultUser", json_string(t->default_user));
+        if (t->default_workdir)
+                json_object_set_new(init, "defaultWorkdir", json_string(t->default_workdir));
+        if (access_token)
+                json_object_set_new(init, "accessToken", json_string(access_token));
+        text = json_dumps(init, JSON_COMPACT);
+        json_decref(init);
+        if (!text)
+                return nb_error_oom(err);
+
+        fd = runtime_sandbox_connect_agent(rt, err);
+        if (fd < 0) {
+                free(text);
+                return fd;
+        }
+        r = link_call(fd, "POST", "/init", "application/json", text, strlen(text), &status, &reply);
+        free(text);
+        buf_done(&body);
+        buf_done(&reply);
+        if (r < 0)
+                return nb_error_set_errno(err, r, "the sandbox's agent did not answer its start-up call");
+        if (status != 204 && status != 200)
+                return nb_error_set(err, -EPROTO, "the sandbox's agent refused its start-up call (HTTP %d)", status);
+        return 0;
+}
+
+static int layers_from_json(const char *layers_json, const char ***ret_layers, json_t **ret_owner)
+{
+        json_t *arr = json_loads(layers_json ? layers_json : "[]", 0, NULL);
+        const char **layers;
+        size_t n;
+
+        if (!json_is_array(arr) || json_array_size(arr) == 0) {
+                json_decref(arr);
+                return -EINVAL;
+        }
+        n = json_array_size(arr);
+        layers = calloc(n + 1, sizeof(*layers));
+        if (!layers) {
+                json_decref(arr);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                layers[i] = json_string_value(json_array_get(arr, i));
+                if (!layers[i]) {
+                        free(layers);
+                        json_decref(arr);
+                        return -EINVAL;
+                }
+        }
+        *ret_layers = layers;
+        *ret_owner = arr; /* the strings live as long as this JSON value */
+        return 0;
+}
+
+int manager_create(struct manager *m, const struct create_request *req, char **ret_id, struct nb_error *err)
+{
+        struct catalog_template *t = NULL;
+        struct catalog_sandbox row = {0};
+        struct runtime_sandbox *rt = NULL;
+        struct live_sandbox *s = NULL;
+        struct sandbox_identity identity;
+        const char **layers = NULL;
+        json_t *layers_owner = NULL;
+        char token[2 * ACCESS_TOKEN_BYTES + 1];
+        uint32_t slot;
+        bool inserted = false;
+        int64_t now = now_ms();
+        int r;
+
+        r = catalog_template_get(m->catalog, req->template_ref, &t, err);
+        if (r < 0)
+                return r;
+        r = layers_from_json(t->layers_json, &layers, &layers_owner);
+        if (r < 0) {
+                r = nb_error_set(err, -EIO, "template '%.64s' has no usable layers; rebuild it", t->name);
+                goto fail;
+        }
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+                r = nb_error_oom(err);
+                goto fail;
+        }
+        s->m = m;
+        r = random_alnum(s->id, SANDBOX_ID_LEN);
+        if (r >= 0 && req->secure) {
+                r = random_hex(token, ACCESS_TOKEN_BYTES);
+                if (r >= 0 && !(s->access_token = strdup(token)))
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                r = nb_error_set_errno(err, r, "cannot generate the sandbox's identifiers");
+                goto fail;
+        }
+
+        memcpy(row.id, s->id, sizeof(s->id));
+        row.template_id = t->id;
+        row.alias = t->name;
+        row.state = (char *)"running";
+        row.metadata_json = (char *)req->metadata_json;
+        row.envs_json = (char *)req->envs_json;
+        row.started_at = now;
+        row.end_at = now + req->timeout_s * 1000;
+        row.cpu_count = t->cpu_count;
+        row.memory_mb = t->memory_mb;
+        row.disk_mb = t->disk_mb;
+        row.access_token = s->access_token;
+        row.auto_pause = req->auto_pause;
+        row.allow_internet_access = req->allow_internet_access;
+        row.secure = req->secure;
+        row.network_json = (char *)req->network_json;
+        row.lifecycle_json = (char *)req->lifecycle_json;
+
+        /* The slot is chosen in the insert's own transaction: concurrent creates cannot collide. */
+        r = catalog_sandbox_insert_with_slot(m->catalog, &row, &slot, err);
+        if (r >= 0 && slot >= UID_SLOTS_MAX)
+                r = nb_error_set(err, -EAGAIN, "this host runs the most sandboxes it can (%u)", UID_SLOTS_MAX);
+        if (r < 0) {
+                if (r == -EAGAIN)
+                        (void)catalog_sandbox_delete(m->catalog, s->id, NULL);
+                goto fail;
+        }
+        inserted = true;
+
+        {
+                struct sandbox_spec spec = {
+                        .id = s->id,
+                        .hostname = "e2b.local",
+                        .layers = layers,
+                        .uid_base = UID_BASE_FIRST + slot * RUNTIME_UID_RANGE,
+                        .cpu_count = t->cpu_count,
+                        .memory_mb = t->memory_mb,
+                        .pids_max = DEFAULT_PIDS_MAX,
+                        .no_new_privs = t->no_new_privs,
+                };
+                r = runtime_sandbox_create(m->runtime, &spec, &rt, err);
+        }
+        if (r < 0) {
+                nb_error_prefix(err, "cannot start a sandbox from template '%.64s'", t->name);
+                goto fail;
+        }
+        runtime_sandbox_identity(rt, &identity);
+        r = catalog_sandbox_set_process(m->catalog, s->id, identity.pid, identity.starttime, err);
+        if (r < 0)
+                goto fail;
+        r = agent_init(rt, t, req->envs_json, s->access_token, err);
+        if (r < 0)
+                goto fail;
+
+        s->rt = rt;
+        live_set_socket(s);
+        pthread_mutex_lock(&m->lock);
+        r = table_add_locked(m, s);
+        pthread_mutex_unlock(&m->lock);
+        if (r < 0) {
+                s->rt = NULL;
+                r = nb_error_oom(err);
+                goto fail;
+        }
+        *ret_id = strdup(s->id);
+        if (!*ret_id) {
+                /* The sandbox runs and is registered; only our copy of its name failed. */
+                return nb_error_oom(err);
+        }
+        log_info("sandbox=%s created from template '%s' (pid %d)", s->id, t->name, (int)identity.pid);
+        json_decref(layers_owner);
+        free(layers);
+        catalog_template_free(t);
+        return 0;
+
+fail:
+        if (rt) {
+                struct nb_error ignored = {0};
+                (void)runtime_sandbox_destroy(m->runtime, rt, &ignored);
+        }
+        if (inserted) {
+                struct nb_error ignored = {0};
+                (void)catalog_sandbox_delete(m->catalog, s->id, &ignored);
+        }
+        if (s)
+                live_free(s);
+        json_decref(layers_owner);
+        free(layers);
+        catalog_template_free(t);
+        return r;
+}
+
+/* Removes a sandbox from the table, kills it and deletes its row. */
+static int kill_one(struct manager *m, const char *id, struct nb_error *err)
+{
+        struct live_sandbox *s;
+        size_t i;
+        int r;
+
+        pthread_mutex_lock(&m->lock);
+        s = table_find_locked(m, id, &i);
+        if (s) {
+                m->table[i] = m->table[--m->n];
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (!s)
+                return nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
+
+        r = runtime_sandbox_destroy(m->runtime, s->rt, err);
+        s->rt = NULL;
+        if (r < 0)
+                log_warning("sandbox=%s teardown incomplete: %s", id, err->message);
+        (void)catalog_sandbox_delete(m->catalog, id, NULL);
+        log_info("sandbox=%s killed", id);
+        live_sandbox_unref(s);
+        return 0;
+}
+
+int manager_kill(struct manager *m, const char *id, struct nb_error *err)
+{
+        return kill_one(m, id, err);
+}
+
+int manager_set_timeout(struct manager *m, const char *id, int64_t timeout_s, bool only_extend, struct nb_error *err)
+{
+        struct catalog_sandbox *row = NULL;
+        int64_t end_at = now_ms() + timeout_s * 1000;
+        int r;
+
+        r = catalog_sandbox_get(m->catalog, id, &row, err);
+        if (r < 0)
+                return r;
+        if (!only_extend || end_at > row->end_at)
+                r = catalog_sandbox_set_end_at(m->catalog, id, end_at, err);
+        catalog_sandbox_free(row);
+        return r;
+}
+
+int manager_reap_expired(struct manager *m)
+{
+        char **ids = NULL;
+        size_t n = 0;
+        int killed = 0;
+
+        if (catalog_sandbox_list_expired(m->catalog, now_ms(), &ids, &n, NULL) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                struct nb_error err = {0};
+
+                if (kill_one(m, ids[i], &err) >= 0) {
+                        log_info("sandbox=%s reached its end time", ids[i]);
+                        killed++;
+                } else {
+                        /* A row without a live sandbox (its start failed midway): drop the row. */
+                        (void)catalog_sandbox_delete(m->catalog, ids[i], NULL);
+                        (void)runtime_sandbox_remove_leftovers(m->runtime, ids[i], NULL);
+                }
+                free(ids[i]);
+        }
+        free(ids);
+        return killed;
+}
+
+int manager_adopt_all(struct manager *m)
+{
+        struct catalog_sandbox **rows = NULL;
+        size_t n = 0;
+        int r, adopted = 0;
+
+        r = catalog_sandbox_list_all(m->catalog, &rows, &n, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list sandboxes to re-adopt: %m");
+        for (size_t i = 0; i < n; i++) {
+                struct sandbox_identity identity = {.pid = (pid_t)rows[i]->pid,
+                                                    .starttime = rows[i]->pid_starttime};
+                struct runtime_sandbox *rt = NULL;
+                struct live_sandbox *s;
+                struct nb_error err = {0};
+
+                r = runtime_sandbox_adopt(m->runtime, rows[i]->id, &identity,
+                                          UID_BASE_FIRST + rows[i]->uid_slot * RUNTIME_UID_RANGE, &rt, &err);
+                if (r < 0) {
+                        log_info("sandbox=%s is gone (%s); removing what it left", rows[i]->id, err.message);
+                        (void)runtime_sandbox_remove_leftovers(m->runtime, rows[i]->id, NULL);
+                        (void)catalog_sandbox_delete(m->catalog, rows[i]->id, NULL);
+                        continue;
+                }
+                s = calloc(1, sizeof(*s));
+                if (!s || (rows[i]->access_token && !(s->access_token = strdup(rows[i]->access_token)))) {
+                        free(s);
+                        (void)runtime_sandbox_release(rt);
+                        log_error("sandbox=%s not re-adopted: out of memory", rows[i]->id);
+                        continue;
+                }
+                s->m = m;
+                s->rt = rt;
+                live_set_socket(s);
+                snprintf(s->id, sizeof(s->id), "%s", rows[i]->id);
+                pthread_mutex_lock(&m->lock);
+                r = table_add_locked(m, s);
+                pthread_mutex_unlock(&m->lock);
+                if (r < 0) {
+                        (void)runtime_sandbox_release(rt);
+                        live_free(s);
+                        continue;
+                }
+                adopted++;
+        }
+        for (size_t i = 0; i < n; i++)
+                catalog_sandbox_free(rows[i]);
+        free(rows);
+        if (adopted > 0)
+                log_info("re-adopted %d running sandbox(es)", adopted);
+        return adopted;
+}

@@ -1,0 +1,65 @@
+/* The sandbox manager: the one place that turns "create / kill / extend a
+ * sandbox" into catalog rows, runtime calls and the agent's /init. It keeps
+ * the live sandboxes in memory (id -> runtime handle) so the router can reach
+ * an agent without touching the catalog on the hot path. Thread-safe. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../base/error.h"
+
+struct catalog;
+struct runtime;
+struct runtime_sandbox;
+struct json_t;
+
+struct manager;
+
+/* What a create request asks for (already validated by the API layer). */
+struct create_request {
+        const char *template_ref;     /* id or alias */
+        int64_t timeout_s;            /* lifetime from now */
+        const char *metadata_json;    /* JSON object text, "{}" when none */
+        const char *envs_json;        /* JSON object text, "{}" when none */
+        bool secure;                  /* issue an envd access token */
+        bool auto_pause;
+        int allow_internet_access;    /* -1 unset, 0, 1 */
+        const char *network_json;     /* JSON text or NULL */
+        const char *lifecycle_json;   /* JSON text or NULL */
+};
+
+/* A live sandbox as the router and the API see it. Reference-counted: hold a
+ * reference while using it; the runtime handle stays valid until the last one. */
+struct live_sandbox;
+
+int manager_new(struct catalog *c, struct runtime *rt, struct manager **ret, struct nb_error *err);
+struct manager *manager_free(struct manager *m);
+
+/** Re-adopts every sandbox the catalog lists (after a daemon restart) and cleans up
+ *  those whose processes are gone. Logs what it did. */
+int manager_adopt_all(struct manager *m);
+
+/** Creates and starts a sandbox; on success *ret_id (malloc'ed) names it. Errors: -ENOENT
+ *  unknown template, -EINVAL bad request, others internal (err says what). */
+int manager_create(struct manager *m, const struct create_request *req, char **ret_id, struct nb_error *err);
+
+/** Kills a sandbox and forgets it. -ENOENT when unknown. */
+int manager_kill(struct manager *m, const char *id, struct nb_error *err);
+
+/** Sets the end time to now + timeout_s. With only_extend, never shortens it. -ENOENT when unknown. */
+int manager_set_timeout(struct manager *m, const char *id, int64_t timeout_s, bool only_extend, struct nb_error *err);
+
+/** Kills every sandbox whose end time has passed; returns how many. */
+int manager_reap_expired(struct manager *m);
+
+/** Looks up a live sandbox and takes a reference; NULL when unknown or dead. */
+struct live_sandbox *manager_get(struct manager *m, const char *id);
+void live_sandbox_unref(struct live_sandbox *s);
+const char *live_sandbox_access_token(const struct live_sandbox *s); /* NULL when not secure */
+const char *live_sandbox_id(const struct live_sandbox *s);
+/** Opens a new link connection to the sandbox's agent (SOCK_CLOEXEC); caller closes it. */
+int live_sandbox_connect_agent(const struct live_sandbox *s, struct nb_error *err);
+
+/** Number of live sandboxes. */
+unsigned manager_count(struct manager *m);
