@@ -28,7 +28,7 @@
 #define DEFAULT_PIDS_MAX 4096u
 
 struct live_sandbox {
-        char id[SANDBOX_ID_LEN + 1];
+        char id[CATALOG_SANDBOX_ID_MAX + 1];
         struct runtime_sandbox *rt;
         char *access_token;
         char socket_path[108]; /* copied so relaying never touches rt, which kill frees */
