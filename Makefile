@@ -23,7 +23,7 @@ deps:
 	scripts/install-deps.sh
 
 templates: all
-	scripts/prepare-templates.sh $(STATE_DIR)
+	scripts/prepare-templates.sh $(STATE_DIR)/templates
 
 run: deps all templates
 	$(BUILD)/nestbox serve --listen $(LISTEN) --state-dir $(STATE_DIR)
