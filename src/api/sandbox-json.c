@@ -3,6 +3,7 @@
 #include "sandbox-json.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "../catalog/catalog.h"
@@ -15,9 +16,11 @@ void format_rfc3339_ms(int64_t ms, char out[32])
         time_t secs = (time_t)(ms / 1000);
         struct tm tm;
 
+        size_t n;
+
         gmtime_r(&secs, &tm);
-        snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+        n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
 static json_t *object_or_empty(const char *text)

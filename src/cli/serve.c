@@ -47,9 +47,7 @@ static void usage(FILE *f)
 /* The agent lives next to the nestbox binary: build/src/agent/ in a build tree, or libexec. */
 static int find_agent(char *out, size_t len)
 {
-        static const char *const candidates[] = {"%s/src/agent/nestbox-agent", "%s/nestbox-agent",
-                                                 "%s/../libexec/nestbox/nestbox-agent"};
-        char exe[PATH_MAX];
+        char exe[PATH_MAX], *dir;
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
         const char *env = getenv("NESTBOX_AGENT");
 
@@ -60,11 +58,16 @@ static int find_agent(char *out, size_t len)
         if (n < 0)
                 return -errno;
         exe[n] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
-                snprintf(out, len, candidates[i], dirname(exe));
+        dir = dirname(exe);
+        for (int i = 0; i < 3; i++) {
+                if (i == 0)
+                        snprintf(out, len, "%s/src/agent/nestbox-agent", dir);
+                else if (i == 1)
+                        snprintf(out, len, "%s/nestbox-agent", dir);
+                else
+                        snprintf(out, len, "%s/../libexec/nestbox/nestbox-agent", dir);
                 if (access(out, X_OK) == 0)
                         return 0;
-                exe[n] = 0; /* dirname() wrote into it */
         }
         return -ENOENT;
 }
@@ -74,7 +77,7 @@ static int ensure_first_key(struct catalog *cat, const char *state_dir, struct n
 {
         _cleanup_close_ int fd = -EBADF;
         struct catalog_key *key = NULL;
-        char *secret = NULL, path[PATH_MAX];
+        char *secret = NULL, path[PATH_MAX + 16];
         size_t n = 0;
         int r;
 
@@ -138,7 +141,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
 int cmd_serve(int argc, char **argv)
 {
         struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR};
-        char state_dir[PATH_MAX], template_dir[PATH_MAX], agent[PATH_MAX];
+        char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64];
         struct daemon d = {0};
         struct server *srv = NULL;
         struct reaper *reaper = NULL;

@@ -77,7 +77,7 @@ struct manager *manager_free(struct manager *m)
                 return NULL;
         /* The daemon is exiting: sandboxes keep running and are re-adopted by the next one. */
         for (size_t i = 0; i < m->n; i++) {
-                (void)runtime_sandbox_release(m->table[i]->rt);
+                runtime_sandbox_forget(m->table[i]->rt);
                 live_free(m->table[i]);
         }
         free(m->table);
@@ -489,7 +489,7 @@ int manager_adopt_all(struct manager *m)
                 s = calloc(1, sizeof(*s));
                 if (!s || (rows[i]->access_token && !(s->access_token = strdup(rows[i]->access_token)))) {
                         free(s);
-                        (void)runtime_sandbox_release(rt);
+                        runtime_sandbox_forget(rt);
                         log_error("sandbox=%s not re-adopted: out of memory", rows[i]->id);
                         continue;
                 }
@@ -501,7 +501,7 @@ int manager_adopt_all(struct manager *m)
                 r = table_add_locked(m, s);
                 pthread_mutex_unlock(&m->lock);
                 if (r < 0) {
-                        (void)runtime_sandbox_release(rt);
+                        runtime_sandbox_forget(rt);
                         live_free(s);
                         continue;
                 }

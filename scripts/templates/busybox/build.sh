@@ -24,6 +24,10 @@ install -m 0755 "$bb" "$root/bin/busybox"
 chroot "$root" /bin/busybox --install -s
 rm -f "$root/linuxrc"
 [ -L "$root/bin/sh" ] || { echo "busybox: no sh applet in $bb" >&2; exit 1; }
+# E2B's SDK runs every command as `/bin/bash -l -c CMD`; busybox's ash takes the same flags
+# (busybox has no "bash" applet name, hence a script rather than a link).
+printf '#!/bin/sh\nexec /bin/sh "$@"\n' >"$root/bin/bash"
+chmod 0755 "$root/bin/bash"
 
 echo "==> [busybox] users, hosts, mount points" >&2
 printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
