@@ -28,6 +28,9 @@ struct runtime_sandbox;
 struct runtime_config {
         const char *state_dir;  /* absolute; the runtime owns <state_dir>/sandboxes/ */
         const char *agent_path; /* absolute path of the static nestbox-agent binary */
+        const char *cgroup_root; /* optional (added by runtime): NULL = /sys/fs/cgroup, driven as v2 when it
+                                  * holds cgroup.controllers, else as v1 controllers under it. Pointing it
+                                  * at any cgroup2 mount forces v2 there (tests). */
 };
 
 struct sandbox_spec {
@@ -48,8 +51,11 @@ struct sandbox_identity {
 };
 
 /** Probes the host (cgroup v1 or v2, overlayfs, idmapped mounts), creates
- *  <state_dir>/sandboxes and the nestbox cgroup parents. */
+ *  <state_dir>/sandboxes and the nestbox cgroup parents. Needs root and kernel >= 5.19;
+ *  fails with -EOPNOTSUPP and a message naming what the host lacks. */
 int runtime_new(const struct runtime_config *cfg, struct runtime **ret, struct nb_error *err);
+/** Frees the runtime only: running sandboxes are not touched (re-adopt them later).
+ *  Sandbox handles keep a pointer to their runtime: free or forget them first. */
 struct runtime *runtime_free(struct runtime *rt);
 
 /** Creates and starts a sandbox; returns once its agent runs (the socket accepts
@@ -71,6 +77,8 @@ int runtime_sandbox_destroy(struct runtime *rt, struct runtime_sandbox *sb, stru
 /** Frees the handle and its fds WITHOUT stopping the sandbox: the daemon is exiting, or
  *  hands the sandbox to a later daemon that will runtime_sandbox_adopt() it. Accepts NULL. */
 int runtime_sandbox_release(struct runtime_sandbox *sb);
+/** The same as runtime_sandbox_release(), in the free-function style: returns NULL. */
+struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb);
 
 /** Removes whatever a dead sandbox left on the host (dirs, cgroups) given only its id. */
 int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct nb_error *err);
