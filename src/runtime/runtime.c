@@ -279,16 +279,10 @@ static void sandbox_free(struct runtime_sandbox *sb)
         free(sb);
 }
 
-int runtime_sandbox_release(struct runtime_sandbox *sb)
+struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb)
 {
         if (sb)
                 sandbox_free(sb);
-        return 0;
-}
-
-struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb)
-{
-        (void)runtime_sandbox_release(sb);
         return NULL;
 }
 

@@ -75,9 +75,8 @@ int runtime_sandbox_adopt(struct runtime *rt, const char *id, const struct sandb
 int runtime_sandbox_destroy(struct runtime *rt, struct runtime_sandbox *sb, struct nb_error *err);
 
 /** Frees the handle and its fds WITHOUT stopping the sandbox: the daemon is exiting, or
- *  hands the sandbox to a later daemon that will runtime_sandbox_adopt() it. Accepts NULL. */
-int runtime_sandbox_release(struct runtime_sandbox *sb);
-/** The same as runtime_sandbox_release(), in the free-function style: returns NULL. */
+ *  hands the sandbox to a later daemon that will runtime_sandbox_adopt() it. Accepts NULL;
+ *  returns NULL. */
 struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb);
 
 /** Removes whatever a dead sandbox left on the host (dirs, cgroups) given only its id. */
