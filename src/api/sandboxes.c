@@ -151,11 +151,15 @@ enum MHD_Result api_sandbox_create(const struct api_call *call)
                 req.lifecycle_json = lifecycle = json_dumps(v, JSON_COMPACT);
 
         r = manager_create(call->d->manager, &req, &id, &err);
+        if (r < 0) {
+                enum MHD_Result ret = r == -ENOENT ? reply_error(call->c, 404, "template '%.128s' not found",
+                                                                 req.template_ref)
+                                                   : reply_manager_error(call->c, r, &err);
+
+                json_decref(body); /* req.template_ref points into it */
+                return ret;
+        }
         json_decref(body);
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "template '%.128s' not found", req.template_ref);
-        if (r < 0)
-                return reply_manager_error(call->c, r, &err);
         return reply_sandbox(call, id, 201, sandbox_json_created);
 }
 

@@ -5,6 +5,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_env(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_sandbox(int argc, char **argv);
 
 /* Shared option defaults. */
 #define DEFAULT_STATE_DIR "/var/lib/nestbox"

@@ -13,6 +13,7 @@ static const struct {
         {"serve", cmd_serve, "run the server (control API + sandbox traffic on one port)"},
         {"env", cmd_env, "print the three export lines that point E2B's SDK and CLI here"},
         {"keys", cmd_keys, "create, list or revoke API keys"},
+        {"sandbox", cmd_sandbox, "create, list, inspect, kill sandboxes; run commands; open a terminal"},
 };
 
 static void usage(FILE *f)
