@@ -209,6 +209,23 @@ void cgroup_v1_kill(const struct cgroup_host *h, const char *id)
                 if (freezer >= 0)
                         (void)cgroup_write_at(freezer, "freezer.state", "THAWED");
         }
+        /* Killed tasks still need cpu and memory to exit: a fork bomb at its memory limit
+         * and cpu quota was seen to keep thousands of SIGKILLed tasks runnable for minutes.
+         * Lift both first (memsw before memory: the kernel keeps memsw >= memory). */
+        if (h->v1_parent[CG_V1_MEMORY]) {
+                _cleanup_close_ int mem = v1_open(h, CG_V1_MEMORY, id);
+
+                if (mem >= 0) {
+                        (void)cgroup_write_at(mem, "memory.memsw.limit_in_bytes", "-1");
+                        (void)cgroup_write_at(mem, "memory.limit_in_bytes", "-1");
+                }
+        }
+        if (h->v1_parent[CG_V1_CPU]) {
+                _cleanup_close_ int cpu = v1_open(h, CG_V1_CPU, id);
+
+                if (cpu >= 0)
+                        (void)cgroup_write_at(cpu, "cpu.cfs_quota_us", "-1");
+        }
         /* v1 has no cgroup.kill. Normally the pid namespace died with pid 1 and the list is
          * empty; leftovers of a daemon that crashed mid-create are killed here. A fork bomb
          * cannot outrun this for long: pids.max bounds it. */

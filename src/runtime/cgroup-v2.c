@@ -178,7 +178,11 @@ void cgroup_v2_kill(const struct cgroup_host *h, const char *id)
 
         if (fd < 0)
                 return;
-        /* cgroup.kill (5.14+) also reaches frozen tasks; thawing covers older kernels. */
+        /* Killed tasks still need cpu and memory to exit (a fork bomb at its limits can
+         * keep SIGKILLed tasks runnable for minutes): lift the limits first. cgroup.kill
+         * (5.14+) also reaches frozen tasks; thawing covers older kernels. */
+        (void)cgroup_write_at(fd, "memory.max", "max");
+        (void)cgroup_write_at(fd, "cpu.max", "max");
         (void)cgroup_write_at(fd, "cgroup.kill", "1");
         (void)cgroup_write_at(fd, "cgroup.freeze", "0");
 }

@@ -1,0 +1,121 @@
+// File transfer through the official SDK (issue 4): a 100 MiB upload and
+// download against a fresh `nestbox serve`, beside `cat` of the same file on
+// the same disk (the state dir, where sandbox upper dirs live), same run.
+//   upload:   files.write(path, Blob from disk)  (multipart)   and  ReadableStream (octet-stream)
+//   download: files.read(path, {format:'stream'})              and  {format:'bytes'}
+//   peers:    cat F > /dev/null  (read)   and  cat F > G  (copy = read + write)
+// Prints result lines (stats.mjs) on stdout, then a table on stderr.
+// Env: BENCH_TEMPLATE (base, else busybox), BENCH_FILES_MIB (100), BENCH_FILES_RUNS (5),
+// NESTBOX_BIN, NESTBOX_TEMPLATE_DIR. The goal: >= 500 MiB/s each way.
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Server, TEMPLATE_DIR } from '../tests/e2e/helpers/server.mjs';
+import { emit, nowMs } from './stats.mjs';
+
+const MiB = 1024 * 1024;
+const sizeMiB = Number(process.env.BENCH_FILES_MIB || 100);
+const runs = Number(process.env.BENCH_FILES_RUNS || 5);
+const GOAL = 500;
+const log = (m) => process.stderr.write(`files: ${m}\n`);
+const template =
+  process.env.BENCH_TEMPLATE || (fs.existsSync(path.join(TEMPLATE_DIR, 'base')) ? 'base' : 'busybox');
+
+/** MiB/s samples of fn() moving `bytes`, after one warm-up run. */
+async function measure(name, bytes, fn) {
+  const rates = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = nowMs();
+    await fn(i);
+    const ms = nowMs() - t0;
+    if (i > 0) rates.push(bytes / MiB / (ms / 1000));
+  }
+  log(`${name}: ${rates.map((r) => r.toFixed(0)).join(' ')} MiB/s`);
+  return rates;
+}
+
+function catRate(args, bytes) {
+  return measure(`cat ${args.join(' ')}`, bytes, () => {
+    const r = spawnSync('sh', ['-c', `cat ${args.join(' ')}`]);
+    if (r.status !== 0) throw new Error(`cat failed: ${r.stderr}`);
+  });
+}
+
+const server = new Server();
+let failed = false;
+try {
+  await server.start();
+  const bytes = sizeMiB * MiB;
+  const src = path.join(server.stateDir, 'bench-src.bin');
+  const copy = path.join(server.stateDir, 'bench-copy.bin');
+  {
+    const fd = fs.openSync(src, 'w');
+    for (let i = 0; i < sizeMiB; i++) fs.writeSync(fd, randomBytes(MiB));
+    fs.closeSync(fd);
+  }
+  const want = createHash('sha256').update(fs.readFileSync(src)).digest('hex');
+  log(`${sizeMiB} MiB, ${runs} runs each, template ${template}, disk of ${server.stateDir}`);
+
+  const sbx = await server.create(template, { timeoutMs: 900_000 });
+  const target = '/tmp/bench.bin';
+
+  const upBlob = await measure('upload Blob (multipart)', bytes, async () => {
+    await sbx.files.write(target, await fs.openAsBlob(src));
+  });
+  const check = (await sbx.commands.run(`sha256sum ${target}`)).stdout.split(' ')[0];
+  if (check !== want) throw new Error(`uploaded file hash ${check}, want ${want}`);
+  const upStream = await measure('upload ReadableStream (octet-stream)', bytes, async () => {
+    await sbx.files.write(target, Readable.toWeb(fs.createReadStream(src, { highWaterMark: MiB })));
+  });
+
+  const downStream = await measure('download stream', bytes, async () => {
+    let n = 0;
+    const h = createHash('sha256');
+    for await (const c of await sbx.files.read(target, { format: 'stream' })) {
+      n += c.length;
+      h.update(c);
+    }
+    if (n !== bytes || h.digest('hex') !== want) throw new Error(`download gave ${n} bytes or a wrong hash`);
+  });
+  const downBytes = await measure('download bytes', bytes, async () => {
+    const b = await sbx.files.read(target, { format: 'bytes' });
+    if (b.length !== bytes) throw new Error(`download gave ${b.length} bytes`);
+  });
+  await sbx.kill();
+
+  const catRead = await catRate([src, '> /dev/null'], bytes);
+  const catCopy = await catRate([src, '>', copy], bytes);
+  fs.rmSync(src, { force: true });
+  fs.rmSync(copy, { force: true });
+
+  const extra = { size_mib: sizeMiB, template };
+  const lines = [
+    emit('files.upload.nestbox', 'MiB/s', upBlob, { ...extra, mode: 'Blob, multipart' }),
+    emit('files.upload.nestbox.stream', 'MiB/s', upStream, { ...extra, mode: 'ReadableStream, octet-stream' }),
+    emit('files.download.nestbox', 'MiB/s', downStream, { ...extra, mode: "format 'stream'" }),
+    emit('files.download.nestbox.bytes', 'MiB/s', downBytes, { ...extra, mode: "format 'bytes'" }),
+    emit('files.cat.read', 'MiB/s', catRead, { ...extra, mode: 'cat F > /dev/null' }),
+    emit('files.cat.copy', 'MiB/s', catCopy, { ...extra, mode: 'cat F > G' }),
+  ];
+  const rows = [['figure (MiB/s)', 'p50', 'min', 'max', 'vs cat']];
+  const peer = { upload: lines[5], download: lines[4] };
+  for (const l of lines) {
+    const kind = l.key.includes('upload') ? 'upload' : l.key.includes('download') ? 'download' : null;
+    const vs = kind ? `${((l.p50 / peer[kind].p50) * 100).toFixed(0)}% of ${peer[kind].mode}` : '';
+    rows.push([`${l.key} (${l.mode})`, l.p50.toFixed(0), l.min.toFixed(0), l.max.toFixed(0), vs]);
+  }
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  process.stderr.write(rows.map((r) => r.map((x, c) => x.padEnd(w[c])).join('  ').trimEnd()).join('\n') + '\n');
+  const upOk = lines[0].p50 >= GOAL;
+  const downOk = lines[2].p50 >= GOAL;
+  process.stderr.write(`goal upload >= ${GOAL} MiB/s: ${upOk ? 'MET' : 'MISSED'}\n`);
+  process.stderr.write(`goal download >= ${GOAL} MiB/s: ${downOk ? 'MET' : 'MISSED'}\n`);
+} catch (e) {
+  failed = true;
+  log(`failed: ${e.stack ?? e}`);
+}
+const { problems } = await server.stop();
+for (const p of problems) log(`host check: ${p}`);
+process.exit(failed || problems.length ? 1 : 0);

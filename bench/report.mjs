@@ -1,0 +1,88 @@
+// Reads the result lines of peers.sh and sdk.mjs and prints the table: every
+// nestbox figure beside its peers from the same run, the ratios, and the goals.
+//   node bench/report.mjs peers.jsonl [nestbox.jsonl] [--nestbox-note "why it is missing"]
+import fs from 'node:fs';
+
+const args = process.argv.slice(2);
+let note = '';
+const files = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--nestbox-note') note = args[++i];
+  else files.push(args[i]);
+}
+const rows = new Map();
+for (const f of files) {
+  if (!fs.existsSync(f)) continue;
+  for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const o = JSON.parse(line);
+      rows.set(o.key, o);
+    } catch {
+      /* not a result line */
+    }
+  }
+}
+
+const fmt = (o) => (o ? `${o.p50} / ${o.p90} / ${o.p99}` : '-');
+const one = (o) => (o ? `${o.p50}${o.noise_mib !== undefined ? ` ± ${o.noise_mib}` : ''}` : '-');
+const ratio = (peer, ours) => (peer && ours && ours.p50 > 0 ? `${(peer.p50 / ours.p50).toFixed(2)}x` : '-');
+const goal = (ok, text) => (ok === null ? `${text}: not measured` : `${text}: ${ok ? 'MET' : 'MISSED'}`);
+
+const get = (k) => rows.get(k);
+const info = [...rows.values()].filter((o) => o.key.startsWith('info.')).map((o) => `${o.key.slice(5)}: ${o.value}`);
+
+const table = [
+  ['figure', 'nestbox p50/p90/p99', 'crun p50/p90/p99', 'bwrap p50/p90/p99', 'crun/nestbox', 'bwrap/nestbox'],
+  ['(a) create -> first output, ms', fmt(get('a.nestbox')), fmt(get('a.crun')), fmt(get('a.bwrap')),
+    ratio(get('a.crun'), get('a.nestbox')), ratio(get('a.bwrap'), get('a.nestbox'))],
+  ['    of which create() returned, ms', fmt(get('a.nestbox.create')), '', '', '', ''],
+  ['(b) run `true` round trip, ms', fmt(get('b.nestbox')), fmt(get('b.crun')), fmt(get('b.bwrap')),
+    ratio(get('b.crun'), get('b.nestbox')), ratio(get('b.bwrap'), get('b.nestbox'))],
+  ['(c) idle MiB each, cgroups', one(get('c.nestbox.cgroup')), one(get('c.crun.cgroup')), '', ratio(get('c.crun.cgroup'), get('c.nestbox.cgroup')), ''],
+  ['(c) idle MiB each, MemAvailable', one(get('c.nestbox.memavailable')), one(get('c.crun.memavailable')), '',
+    ratio(get('c.crun.memavailable'), get('c.nestbox.memavailable')), ''],
+];
+const widths = table[0].map((_, c) => Math.max(...table.map((r) => String(r[c]).length)));
+const lines = table.map((r) => r.map((cell, c) => String(cell).padEnd(widths[c])).join('  ').trimEnd());
+lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+
+const a = get('a.nestbox');
+const ac = get('a.crun');
+const b = get('b.nestbox');
+const cm = get('c.nestbox.cgroup');
+const cma = get('c.nestbox.memavailable');
+const goals = [
+  goal(a ? a.p50 <= 20 : null, '(a) p50 <= 20 ms'),
+  goal(a && ac ? ac.p50 / a.p50 >= 1.5 : null, '(a) >= 1.5x faster than crun run'),
+  goal(b ? b.p50 <= 5 : null, '(b) p50 <= 5 ms'),
+  goal(cm && cma ? Math.max(cm.p50, cma.p50) <= 1.5 : null, '(c) <= 1.5 MiB per sandbox (both measures)'),
+];
+
+const counts = ['a.nestbox', 'a.crun', 'b.nestbox', 'b.crun']
+  .filter((k) => get(k))
+  .map((k) => `${k} n=${get(k).n}`);
+const idle = get('c.nestbox.memavailable') ?? get('c.crun.memavailable');
+process.stdout.write(
+  [
+    '',
+    'nestbox bench: nestbox (official SDK, HTTP) beside crun and bubblewrap, same run, same rootfs',
+    ...info.map((i) => `  ${i}`),
+    `  samples: ${counts.join(', ')}${idle ? `; idle: ${idle.sandboxes ?? idle.containers} each` : ''}`,
+    get('c.nestbox.memavailable')?.daemon_rss_growth_mib !== undefined
+      ? `  daemon RSS growth over the idle sandboxes: ${get('c.nestbox.memavailable').daemon_rss_growth_mib} MiB`
+      : '',
+    '',
+    ...lines,
+    '',
+    'ratios: peer p50 / nestbox p50 (above 1 = nestbox faster or smaller)',
+    'MemAvailable: median of 5 reads before and after, ± their spread per sandbox (host noise); cgroups: sum of',
+    '  the sandboxes\' (containers\') memory cgroups, which misses kernel memory charged to the daemon (crun)',
+    note ? `nestbox not measured: ${note}` : '',
+    'goals:',
+    ...goals.map((g) => `  ${g}`),
+    '',
+  ]
+    .filter((l, i, arr) => l !== '' || arr[i - 1] !== '')
+    .join('\n') + '\n',
+);

@@ -1,0 +1,138 @@
+// The nestbox side of the bench, through the official SDK against a fresh
+// `nestbox serve` (the e2e helper starts it and checks the host afterwards):
+//   (a) Sandbox.create() -> first stdout byte of commands.run('echo hi')
+//   (b) commands.run('true') round trip in one sandbox
+//   (c) idle memory per sandbox over BENCH_IDLE sandboxes: sum of their memory
+//       cgroups, and the drop of MemAvailable (which includes the daemon's growth)
+// Prints result lines (stats.mjs) on stdout, progress on stderr.
+// Env: BENCH_TEMPLATE (base), BENCH_RUNS_A (50), BENCH_RUNS_B (200), BENCH_IDLE (200),
+// NESTBOX_BIN, NESTBOX_TEMPLATE_DIR.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Server, Sandbox, cgroupDirsOfSandbox, sleep } from '../tests/e2e/helpers/server.mjs';
+import { emit, emitValue, nowMs } from './stats.mjs';
+import { sampleMemAvailable } from './memavailable.mjs';
+
+const template = process.env.BENCH_TEMPLATE || 'base';
+const runsA = Number(process.env.BENCH_RUNS_A || 50);
+const runsB = Number(process.env.BENCH_RUNS_B || 200);
+const idle = Number(process.env.BENCH_IDLE || 200);
+const log = (m) => process.stderr.write(`sdk: ${m}\n`);
+const MiB = 1024 * 1024;
+
+const rss = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)?.[1] ?? 0) * 1024;
+
+/** Bytes charged to the sandbox: its top-most cgroup dir that has a memory usage file. */
+function sandboxMemory(id) {
+  const dirs = cgroupDirsOfSandbox(id).sort((a, b) => a.length - b.length);
+  for (const d of dirs) {
+    for (const f of ['memory.current', 'memory.usage_in_bytes']) {
+      const p = path.join(d, f);
+      if (fs.existsSync(p)) return Number(fs.readFileSync(p, 'utf8'));
+    }
+  }
+  return null;
+}
+
+/** Runs fn over items with at most `width` in flight. */
+async function pool(items, width, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return out;
+}
+
+const server = new Server();
+let failed = false;
+try {
+  await server.start();
+  log(`nestbox serve on ${server.url}, template ${template}`);
+
+  // (a) create -> first output
+  log(`(a) create + echo hi x${runsA}`);
+  const firstByte = [];
+  const createOnly = [];
+  for (let i = 0; i < runsA + 3; i++) {
+    const t0 = nowMs();
+    const sbx = await server.create(template);
+    const t1 = nowMs();
+    let first = null;
+    const r = await sbx.commands.run('echo hi', { onStdout: () => first ?? (first = nowMs()) });
+    if (r.stdout !== 'hi\n' || first === null) throw new Error(`echo hi gave ${JSON.stringify(r.stdout)}`);
+    await sbx.kill();
+    if (i >= 3) {
+      firstByte.push(first - t0);
+      createOnly.push(t1 - t0);
+    }
+  }
+  emit('a.nestbox', 'ms', firstByte, { mode: 'first-byte', template });
+  emit('a.nestbox.create', 'ms', createOnly, { mode: 'create() returned', template });
+
+  // (b) round trip
+  log(`(b) commands.run('true') x${runsB}`);
+  {
+    const sbx = await server.create(template);
+    const rt = [];
+    for (let i = 0; i < runsB + 5; i++) {
+      const t0 = nowMs();
+      const r = await sbx.commands.run('true');
+      const t1 = nowMs();
+      if (r.exitCode !== 0) throw new Error(`true exited ${r.exitCode}`);
+      if (i >= 5) rt.push(t1 - t0);
+    }
+    await sbx.kill();
+    emit('b.nestbox', 'ms', rt, { template });
+  }
+
+  // (c) idle memory
+  log(`(c) ${idle} idle sandboxes`);
+  await sleep(3000);
+  const before = await sampleMemAvailable();
+  const rssBefore = rss(server.proc.pid);
+  const t0 = nowMs();
+  const sbxs = await pool(Array.from({ length: idle }), 8, () =>
+    server.create(template, { timeoutMs: 900_000, metadata: { bench: 'idle' } }),
+  );
+  const startMs = nowMs() - t0;
+  await sleep(5000);
+  const after = await sampleMemAvailable();
+  const rssAfter = rss(server.proc.pid);
+  const usages = sbxs.map((s) => sandboxMemory(s.sandboxId));
+  const missing = usages.filter((u) => u === null).length;
+  const total = usages.reduce((a, u) => a + (u ?? 0), 0);
+  if (missing) log(`${missing} sandboxes have no memory cgroup found under the nestbox cgroup roots`);
+  emitValue('c.nestbox.cgroup', 'MiB', total / idle / MiB, {
+    sandboxes: idle,
+    total_mib: +(total / MiB).toFixed(1),
+    without_cgroup: missing,
+    template,
+  });
+  emitValue('c.nestbox.memavailable', 'MiB', (before.median - after.median) / idle / MiB, {
+    noise_mib: +((before.spread + after.spread) / idle / MiB).toFixed(3),
+    sandboxes: idle,
+    daemon_rss_growth_mib: +((rssAfter - rssBefore) / MiB).toFixed(1),
+    start_ms_each: +(startMs / idle).toFixed(2),
+    template,
+  });
+  log(`(c) killing ${idle} sandboxes`);
+  const killed = await pool(sbxs, 8, (s) => s.kill().catch((e) => e));
+  const bad = killed.filter((k) => k !== true);
+  if (bad.length) throw new Error(`${bad.length} kills did not return true: ${bad[0]?.message ?? bad[0]}`);
+} catch (e) {
+  failed = true;
+  log(`failed: ${e.stack ?? e}`);
+  log(`nestbox serve log:\n${server.logTail(60)}`);
+} finally {
+  const { problems, notes } = await server.stop();
+  for (const n of notes) log(n);
+  for (const p of problems) log(`cleanup problem: ${p}`);
+  if (problems.length) failed = true;
+}
+process.exit(failed ? 1 : 0);
