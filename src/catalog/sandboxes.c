@@ -257,6 +257,22 @@ int catalog_uid_slot_allocate(struct catalog *c, uint32_t *ret_slot, struct nb_e
         return slot_smallest_free_locked(c, ret_slot, err);
 }
 
+int catalog_uid_slot_in_use(struct catalog *c, uint32_t slot)
+{
+        _cleanup_(catalog_unlockp) struct catalog *locked = catalog_lock(c);
+        sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = catalog_prepare(c->db, "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE uid_slot = ?1)", &st, NULL);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, slot);
+        rc = sqlite3_step(st);
+        r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : -EIO;
+        sqlite3_finalize(st);
+        return r;
+}
+
 int catalog_sandbox_get(struct catalog *c, const char *id, struct catalog_sandbox **ret,
                         struct nb_error *err)
 {

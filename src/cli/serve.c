@@ -32,6 +32,7 @@ struct serve_options {
         const char *state_dir;
         const char *template_dir;
         const char *agent_path;
+        unsigned pool;
         bool verbose;
 };
 
@@ -41,7 +42,8 @@ static void usage(FILE *f)
                    "  --listen ADDR        address to serve on (default " DEFAULT_LISTEN ")\n"
                    "  --state-dir DIR      catalog, keys and sandboxes (default " DEFAULT_STATE_DIR ")\n"
                    "  --template-dir DIR   prepared templates (default <state-dir>/templates)\n"
-                   "  --agent PATH         the nestbox-agent binary (default: found next to this binary)\n");
+                   "  --agent PATH         the nestbox-agent binary (default: found next to this binary)\n"
+                   "  --pool N             warm sandboxes kept per template, so create is fast (default 1)\n");
 }
 
 /* The agent lives next to the nestbox binary: build/src/agent/ in a build tree, or libexec. */
@@ -106,12 +108,12 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
 {
         static const struct option options[] = {
                 {"listen", required_argument, NULL, 'l'}, {"state-dir", required_argument, NULL, 's'},
-                {"template-dir", required_argument, NULL, 't'}, {"agent", required_argument, NULL, 'a'},
+                {"template-dir", required_argument, NULL, 't'}, {"agent", required_argument, NULL, 'a'}, {"pool", required_argument, NULL, 'p'},
                 {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "l:s:t:a:vh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "l:s:t:a:p:vh", options, NULL)) >= 0)
                 switch (c) {
                 case 'l':
                         o->listen = optarg;
@@ -125,6 +127,17 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
                 case 'a':
                         o->agent_path = optarg;
                         break;
+                case 'p': {
+                        char *end;
+                        unsigned long n = strtoul(optarg, &end, 10);
+
+                        if (*end || n > 64) {
+                                fprintf(stderr, "nestbox: --pool takes a number from 0 to 64\n");
+                                return -EINVAL;
+                        }
+                        o->pool = (unsigned)n;
+                        break;
+                }
                 case 'v':
                         o->verbose = true;
                         break;
@@ -140,7 +153,7 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
 
 int cmd_serve(int argc, char **argv)
 {
-        struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR};
+        struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR, .pool = 1};
         char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64];
         struct daemon d = {0};
         struct server *srv = NULL;
@@ -210,6 +223,11 @@ int cmd_serve(int argc, char **argv)
                 r = manager_new(d.catalog, d.runtime, &d.manager, &err);
         if (r >= 0)
                 (void)manager_adopt_all(d.manager);
+        if (r >= 0) {
+                r = manager_start_pool(d.manager, o.pool);
+                if (r < 0)
+                        nb_error_set_errno(&err, r, "cannot start the warm pool");
+        }
         if (r >= 0)
                 r = server_start(&d, &srv, &err);
         if (r >= 0) {

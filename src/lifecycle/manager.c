@@ -20,11 +20,11 @@
 #include "../catalog/catalog.h"
 #include "../runtime/runtime.h"
 #include "../wire/link-client.h"
+#include "pool.h"
 
 #define SANDBOX_ID_LEN 20
 #define ACCESS_TOKEN_BYTES 20
 #define UID_BASE_FIRST 0x01000000u /* host ids below this stay for the host's own users */
-#define UID_SLOTS_MAX 3800u        /* keeps uid_base + 65536 below 2^32 */
 #define DEFAULT_PIDS_MAX 4096u
 
 struct live_sandbox {
@@ -38,6 +38,7 @@ struct live_sandbox {
 
 struct manager {
         pthread_mutex_t lock;
+        struct pool *pool;
         struct catalog *catalog;
         struct runtime *runtime;
         struct live_sandbox **table;
@@ -75,6 +76,7 @@ struct manager *manager_free(struct manager *m)
 {
         if (!m)
                 return NULL;
+        m->pool = pool_free(m->pool);
         /* The daemon is exiting: sandboxes keep running and are re-adopted by the next one. */
         for (size_t i = 0; i < m->n; i++) {
                 runtime_sandbox_forget(m->table[i]->rt);
@@ -230,33 +232,60 @@ static int agent_init(struct runtime_sandbox *rt, const struct catalog_template 
         return 0;
 }
 
-static int layers_from_json(const char *layers_json, const char ***ret_layers, json_t **ret_owner)
+int manager_spawn(struct manager *m, const struct catalog_template *t, const char *id, uint32_t slot,
+                  struct runtime_sandbox **ret, struct nb_error *err)
 {
-        json_t *arr = json_loads(layers_json ? layers_json : "[]", 0, NULL);
-        const char **layers;
-        size_t n;
+        json_t *layers_json = json_loads(t->layers_json ? t->layers_json : "[]", 0, NULL);
+        size_t n = json_array_size(layers_json);
+        const char **layers = NULL;
+        int r;
 
-        if (!json_is_array(arr) || json_array_size(arr) == 0) {
-                json_decref(arr);
-                return -EINVAL;
+        if (n == 0 || !(layers = calloc(n + 1, sizeof(*layers)))) {
+                json_decref(layers_json);
+                return n == 0 ? nb_error_set(err, -EIO, "template '%.64s' has no usable layers; rebuild it", t->name)
+                              : nb_error_oom(err);
         }
-        n = json_array_size(arr);
-        layers = calloc(n + 1, sizeof(*layers));
-        if (!layers) {
-                json_decref(arr);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-                layers[i] = json_string_value(json_array_get(arr, i));
-                if (!layers[i]) {
+        for (size_t i = 0; i < n; i++)
+                if (!(layers[i] = json_string_value(json_array_get(layers_json, i)))) {
                         free(layers);
-                        json_decref(arr);
-                        return -EINVAL;
+                        json_decref(layers_json);
+                        return nb_error_set(err, -EIO, "template '%.64s' has a broken layer list", t->name);
                 }
+        {
+                struct sandbox_spec spec = {
+                        .id = id,
+                        .hostname = "e2b.local",
+                        .layers = layers,
+                        .uid_base = UID_BASE_FIRST + slot * RUNTIME_UID_RANGE,
+                        .cpu_count = t->cpu_count,
+                        .memory_mb = t->memory_mb,
+                        .pids_max = DEFAULT_PIDS_MAX,
+                        .no_new_privs = t->no_new_privs,
+                };
+                r = runtime_sandbox_create(m->runtime, &spec, ret, err);
         }
-        *ret_layers = layers;
-        *ret_owner = arr; /* the strings live as long as this JSON value */
-        return 0;
+        free(layers);
+        json_decref(layers_json);
+        if (r < 0)
+                nb_error_prefix(err, "cannot start a sandbox from template '%.64s'", t->name);
+        return r;
+}
+
+int manager_start_pool(struct manager *m, unsigned per_template)
+{
+        if (per_template == 0)
+                return 0;
+        return pool_start(m, per_template, &m->pool);
+}
+
+struct catalog *manager_catalog(struct manager *m)
+{
+        return m->catalog;
+}
+
+struct runtime *manager_runtime(struct manager *m)
+{
+        return m->runtime;
 }
 
 int manager_create(struct manager *m, const struct create_request *req, char **ret_id, struct nb_error *err)
@@ -266,8 +295,6 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         struct runtime_sandbox *rt = NULL;
         struct live_sandbox *s = NULL;
         struct sandbox_identity identity;
-        const char **layers = NULL;
-        json_t *layers_owner = NULL;
         char token[2 * ACCESS_TOKEN_BYTES + 1];
         uint32_t slot;
         bool inserted = false;
@@ -277,29 +304,22 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         r = catalog_template_get(m->catalog, req->template_ref, &t, err);
         if (r < 0)
                 return r;
-        r = layers_from_json(t->layers_json, &layers, &layers_owner);
-        if (r < 0) {
-                r = nb_error_set(err, -EIO, "template '%.64s' has no usable layers; rebuild it", t->name);
-                goto fail;
-        }
         s = calloc(1, sizeof(*s));
         if (!s) {
                 r = nb_error_oom(err);
                 goto fail;
         }
         s->m = m;
-        r = random_alnum(s->id, SANDBOX_ID_LEN);
-        if (r >= 0 && req->secure) {
+        if (req->secure) {
                 r = random_hex(token, ACCESS_TOKEN_BYTES);
                 if (r >= 0 && !(s->access_token = strdup(token)))
                         r = -ENOMEM;
-        }
-        if (r < 0) {
-                r = nb_error_set_errno(err, r, "cannot generate the sandbox's identifiers");
-                goto fail;
+                if (r < 0) {
+                        r = nb_error_set_errno(err, r, "cannot generate the sandbox's access token");
+                        goto fail;
+                }
         }
 
-        memcpy(row.id, s->id, sizeof(s->id));
         row.template_id = t->id;
         row.alias = t->name;
         row.state = (char *)"running";
@@ -317,33 +337,32 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         row.network_json = (char *)req->network_json;
         row.lifecycle_json = (char *)req->lifecycle_json;
 
-        /* The slot is chosen in the insert's own transaction: concurrent creates cannot collide. */
-        r = catalog_sandbox_insert_with_slot(m->catalog, &row, &slot, err);
-        if (r >= 0 && slot >= UID_SLOTS_MAX)
-                r = nb_error_set(err, -EAGAIN, "this host runs the most sandboxes it can (%u)", UID_SLOTS_MAX);
-        if (r < 0) {
-                if (r == -EAGAIN)
-                        (void)catalog_sandbox_delete(m->catalog, s->id, NULL);
+        /* A warm sandbox of this template, when the pool has one, skips the runtime's start. */
+        r = pool_claim(m->pool, t->id, &row, s->id, sizeof(s->id), &rt, err);
+        if (r < 0)
                 goto fail;
-        }
-        inserted = true;
-
-        {
-                struct sandbox_spec spec = {
-                        .id = s->id,
-                        .hostname = "e2b.local",
-                        .layers = layers,
-                        .uid_base = UID_BASE_FIRST + slot * RUNTIME_UID_RANGE,
-                        .cpu_count = t->cpu_count,
-                        .memory_mb = t->memory_mb,
-                        .pids_max = DEFAULT_PIDS_MAX,
-                        .no_new_privs = t->no_new_privs,
-                };
-                r = runtime_sandbox_create(m->runtime, &spec, &rt, err);
-        }
-        if (r < 0) {
-                nb_error_prefix(err, "cannot start a sandbox from template '%.64s'", t->name);
-                goto fail;
+        if (r > 0) {
+                inserted = true;
+        } else {
+                r = random_alnum(s->id, SANDBOX_ID_LEN);
+                if (r < 0) {
+                        r = nb_error_set_errno(err, r, "cannot generate the sandbox's id");
+                        goto fail;
+                }
+                memcpy(row.id, s->id, sizeof(row.id));
+                /* The slot is chosen in the insert's own transaction: concurrent creates cannot collide. */
+                r = catalog_sandbox_insert_with_slot(m->catalog, &row, &slot, err);
+                if (r < 0)
+                        goto fail;
+                inserted = true;
+                if (slot >= POOL_SLOT_FIRST) {
+                        r = nb_error_set(err, -EAGAIN, "this host runs the most sandboxes it can (%u)",
+                                         POOL_SLOT_FIRST);
+                        goto fail;
+                }
+                r = manager_spawn(m, t, s->id, slot, &rt, err);
+                if (r < 0)
+                        goto fail;
         }
         runtime_sandbox_identity(rt, &identity);
         r = catalog_sandbox_set_process(m->catalog, s->id, identity.pid, identity.starttime, err);
@@ -369,8 +388,6 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                 return nb_error_oom(err);
         }
         log_info("sandbox=%s created from template '%s' (pid %d)", s->id, t->name, (int)identity.pid);
-        json_decref(layers_owner);
-        free(layers);
         catalog_template_free(t);
         return 0;
 
@@ -385,8 +402,6 @@ fail:
         }
         if (s)
                 live_free(s);
-        json_decref(layers_owner);
-        free(layers);
         catalog_template_free(t);
         return r;
 }
@@ -462,6 +477,32 @@ int manager_reap_expired(struct manager *m)
         return killed;
 }
 
+/* Sandbox dirs without a catalog row: warm-pool sandboxes of a daemon that died, or a
+ * create interrupted before its row existed. Nothing refers to them: remove them. */
+static void remove_unknown_dirs(struct manager *m)
+{
+        char **ids = NULL;
+        size_t n = 0;
+
+        if (runtime_sandbox_list_dirs(m->runtime, &ids, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                struct live_sandbox *s = manager_get(m, ids[i]);
+                struct catalog_sandbox *row = NULL;
+
+                if (s)
+                        live_sandbox_unref(s);
+                else if (catalog_sandbox_get(m->catalog, ids[i], &row, NULL) == -ENOENT) {
+                        log_info("sandbox=%s has no catalog entry (warm pool or interrupted create); removing it",
+                                 ids[i]);
+                        (void)runtime_sandbox_remove_leftovers(m->runtime, ids[i], NULL);
+                }
+                catalog_sandbox_free(row);
+                free(ids[i]);
+        }
+        free(ids);
+}
+
 int manager_adopt_all(struct manager *m)
 {
         struct catalog_sandbox **rows = NULL;
@@ -510,6 +551,7 @@ int manager_adopt_all(struct manager *m)
         for (size_t i = 0; i < n; i++)
                 catalog_sandbox_free(rows[i]);
         free(rows);
+        remove_unknown_dirs(m);
         if (adopted > 0)
                 log_info("re-adopted %d running sandbox(es)", adopted);
         return adopted;

@@ -61,5 +61,16 @@ const char *live_sandbox_id(const struct live_sandbox *s);
 /** Opens a new link connection to the sandbox's agent (SOCK_CLOEXEC); caller closes it. */
 int live_sandbox_connect_agent(const struct live_sandbox *s, struct nb_error *err);
 
+/** Keeps per_template warm sandboxes of every template (0 = no pool). Call once, after
+ *  manager_adopt_all(). */
+int manager_start_pool(struct manager *m, unsigned per_template);
+
+/* For the pool: start a sandbox of template t with this id and uid slot (no catalog row). */
+struct catalog_template;
+int manager_spawn(struct manager *m, const struct catalog_template *t, const char *id, uint32_t slot,
+                  struct runtime_sandbox **ret, struct nb_error *err);
+struct catalog *manager_catalog(struct manager *m);
+struct runtime *manager_runtime(struct manager *m);
+
 /** Number of live sandboxes. */
 unsigned manager_count(struct manager *m);

@@ -91,6 +91,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 route_classify(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "E2b-Sandbox-Id"),
                                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "E2b-Sandbox-Port"),
                                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST), &req->route);
+                log_debug("%s %s%s%s", method, url, req->route.kind == ROUTE_SANDBOX ? " sandbox=" : "",
+                          req->route.kind == ROUTE_SANDBOX ? req->route.sandbox_id : "");
                 if (req->route.kind == ROUTE_INVALID) {
                         req->answered = true;
                         return reply_error(c, 400, "%s", req->route.message);

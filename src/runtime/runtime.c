@@ -6,6 +6,7 @@
  * keeps only a pidfd and strings, so thousands of sandboxes cost no other fds.
  * struct runtime is read-only after runtime_new(): threads share it without locks,
  * and it must outlive the sandbox handles made from it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -277,6 +278,42 @@ static void sandbox_free(struct runtime_sandbox *sb)
         free(sb->rootfs_path);
         free(sb->dir);
         free(sb);
+}
+
+int runtime_sandbox_list_dirs(struct runtime *rt, char ***ret_ids, size_t *ret_n)
+{
+        _cleanup_close_ int fd = openat(rt->sandboxes_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char **ids = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(TAKE_FD(fd));
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char **grown;
+
+                if (de->d_type != DT_DIR || validate_id(de->d_name, NULL) < 0)
+                        continue;
+                grown = realloc(ids, (n + 1) * sizeof(*ids));
+                if (!grown || !(grown[n] = strdup(de->d_name))) {
+                        ids = grown ? grown : ids;
+                        for (size_t i = 0; i < n; i++)
+                                free(ids[i]);
+                        free(ids);
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                ids = grown;
+                n++;
+        }
+        closedir(d);
+        *ret_ids = ids;
+        *ret_n = n;
+        return 0;
 }
 
 struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb)

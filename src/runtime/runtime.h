@@ -79,6 +79,10 @@ int runtime_sandbox_destroy(struct runtime *rt, struct runtime_sandbox *sb, stru
  *  returns NULL. */
 struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb);
 
+/** Ids of every sandbox directory under <state>/sandboxes (malloc'ed array of malloc'ed
+ *  strings), so a starting daemon can find sandboxes the catalog does not know. */
+int runtime_sandbox_list_dirs(struct runtime *rt, char ***ret_ids, size_t *ret_n);
+
 /** Removes whatever a dead sandbox left on the host (dirs, cgroups) given only its id. */
 int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct nb_error *err);
 
