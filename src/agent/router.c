@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include "files-http.h"
+#include "fs-rpc.h"
 #include "process-rpc.h"
 #include "rpc.h"
 #include "settings.h"
@@ -50,6 +52,9 @@ static void reply_method_not_allowed(struct conn *c)
 
 void router_head(struct conn *c)
 {
+        /* Uploads stream into files as they arrive; /files authenticates itself (§4.3). */
+        if (is(c, "POST", "/files"))
+                return files_post_begin(c);
         if (!is(c, "POST", "/process.Process/StreamInput"))
                 return;
         if (!router_authorized(c)) {
@@ -66,11 +71,9 @@ void router_request(struct conn *c)
                         return reply_method_not_allowed(c);
                 return conn_reply(c, 204, NULL, NULL, 0);
         }
-        /* /files authenticates with X-Access-Token or a URL signature (§4.3); it is not
-         * implemented yet, so answer that before demanding the token. */
+        /* /files authenticates with X-Access-Token or a URL signature (§4.3). */
         if (is(c, NULL, "/files"))
-                return conn_reply_error(c, 501, "the filesystem service is not available yet in this sandbox "
-                                                "(nestbox agent %s)", NESTBOX_VERSION);
+                return files_handle(c);
         if (!router_authorized(c))
                 return conn_reply_error(c, 401, UNAUTHORIZED_MESSAGE);
 
@@ -87,6 +90,6 @@ void router_request(struct conn *c)
         if (has_prefix(c->path, "/process.Process/"))
                 return process_rpc_dispatch(c, c->path + strlen("/process.Process/"));
         if (has_prefix(c->path, "/filesystem.Filesystem/"))
-                return rpc_reply_unimplemented(c, "the filesystem service is not available yet in this sandbox");
+                return fs_rpc_dispatch(c, c->path + strlen("/filesystem.Filesystem/"));
         conn_reply_error(c, 404, "path '%.128s' not found", c->path);
 }

@@ -298,6 +298,7 @@ static bool handle_event(struct watch *w, const struct inotify_event *ev)
         };
         _cleanup_free_ char *name = NULL;
         struct nb_error err = {0};
+        bool seen_by_scan = false;
         struct wdir *d;
         int r;
 
@@ -330,11 +331,10 @@ static bool handle_event(struct watch *w, const struct inotify_event *ev)
         for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
                 if (!(ev->mask & ops[i].mask))
                         continue;
-                if (w->n_scanned > 0) {
-                        bool known = scanned_take(w, name);
-
-                        if (known && ops[i].type == FILESYSTEM__EVENT_TYPE__EVENT_TYPE_CREATE)
-                                continue; /* the scan reported it already */
+                if (w->n_scanned > 0 && scanned_take(w, name) &&
+                    ops[i].type == FILESYSTEM__EVENT_TYPE__EVENT_TYPE_CREATE) {
+                        seen_by_scan = true; /* reported, and followed if a directory, already */
+                        continue;
                 }
                 emit(w, name, ops[i].type);
         }
@@ -348,7 +348,8 @@ static bool handle_event(struct watch *w, const struct inotify_event *ev)
                 return true;
         }
 
-        if (w->recursive && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && ev->len > 0) {
+        if (w->recursive && !seen_by_scan && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
+            ev->len > 0) {
                 r = follow_new_dir(w, name, (ev->mask & IN_CREATE) != 0, &err);
                 if (r < 0) {
                         watch_fail(w, r == -ENOSPC ? CONNECT_RESOURCE_EXHAUSTED : CONNECT_INTERNAL, err.message);

@@ -80,6 +80,7 @@ test('write many files at once: multipart with one part per file, relative paths
     { path: '/home/user/many/a.txt', data: 'a' },
     { path: 'many/deep/b.bin', data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) },
     { path: '/tmp/many-c.txt', data: new Blob(['ccc']) },
+    { path: 'many/ünïcødé 文件.txt', data: 'ü' },
   ]);
   assert.deepEqual(
     res.map((r) => [r.name, r.path, r.type]),
@@ -87,8 +88,11 @@ test('write many files at once: multipart with one part per file, relative paths
       ['a.txt', '/home/user/many/a.txt', 'file'],
       ['b.bin', '/home/user/many/deep/b.bin', 'file'],
       ['many-c.txt', '/tmp/many-c.txt', 'file'],
+      ['ünïcødé 文件.txt', '/home/user/many/ünïcødé 文件.txt', 'file'],
     ],
   );
+  assert.equal(await sbx.files.read('many/ünïcødé 文件.txt'), 'ü');
+  assert.ok((await sbx.files.list('many')).some((e) => e.name === 'ünïcødé 文件.txt'));
   assert.equal(await sbx.files.read('many/a.txt'), 'a');
   assert.equal(sha256(Buffer.from(await sbx.files.read('many/deep/b.bin', { format: 'bytes' }))), sha256(bytes));
   assert.equal(await sbx.files.read('/tmp/many-c.txt'), 'ccc');

@@ -29,6 +29,7 @@
 static const char *agent_binary;
 static struct agent_proc agent;
 static struct froot fr;
+static pid_t swapper; /* killed by teardown too: a failed assertion skips the test's own cleanup */
 
 #define OCTET (const char *[]){"content-type", "application/octet-stream", NULL}
 
@@ -151,7 +152,6 @@ static void test_symlinks_out(void **state)
 static void test_symlink_swaps(void **state)
 {
         char link_target[512];
-        pid_t pid;
         int status;
         unsigned served = 0;
 
@@ -159,9 +159,9 @@ static void test_symlink_swaps(void **state)
         put_file(rp(&fr, "/home/user/swap/f"), "inside\n", 7, 1000, 1000);
         snprintf(link_target, sizeof(link_target), "%s", fr.outside);
         assert_int_equal(symlink(link_target, rp(&fr, "/home/user/swap-alt")), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
+        swapper = fork();
+        assert_true(swapper >= 0);
+        if (swapper == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 for (;;)
                         renameat2(AT_FDCWD, rp(&fr, "/home/user/swap"), AT_FDCWD, rp(&fr, "/home/user/swap-alt"),
@@ -193,8 +193,9 @@ static void test_symlink_swaps(void **state)
                 (void)rpc_status("Remove", "{\"path\":\"swap/secret\"}", NULL);
                 (void)rpc_status("Move", "{\"source\":\"swap/g\",\"destination\":\"swap/secret\"}", NULL);
         }
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        kill(swapper, SIGKILL);
+        waitpid(swapper, &status, 0);
+        swapper = 0;
         assert_true(served > 0);
         assert_true(outside_untouched(&fr));
 }
@@ -411,6 +412,10 @@ static int teardown(void **state)
 {
         int status = agent_stop(&agent);
 
+        if (swapper > 0) {
+                kill(swapper, SIGKILL);
+                waitpid(swapper, NULL, 0);
+        }
         umount2(rp(&fr, "/proc"), MNT_DETACH);
         umount2(rp(&fr, "/home/user/rmb/mnt"), MNT_DETACH);
         froot_teardown(&fr);
