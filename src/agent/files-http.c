@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
 
 #include "../wire/base64.h"
 #include "files-internal.h"
-#include "files-sha256.h"
 #include "fs-path.h"
 #include "log.h"
 
@@ -26,25 +26,20 @@ const char *files_query(const struct conn *c, const char *name)
 void files_signature(const char *path, enum files_op op, const char *user, const char *token, const char *exp,
                      char *out, size_t n)
 {
-        uint8_t digest[SHA256_DIGEST_SIZE];
-        struct buf b = {0};
-        struct sha256 s;
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int digest_len = 0;
+        struct buf text = {0}, b = {0};
 
-        sha256_init(&s);
-        sha256_update(&s, path, strlen(path));
-        sha256_update(&s, op == FILES_READ ? ":read:" : ":write:", op == FILES_READ ? 6 : 7);
-        sha256_update(&s, user, strlen(user));
-        sha256_update(&s, ":", 1);
-        sha256_update(&s, token, strlen(token));
-        if (exp) {
-                sha256_update(&s, ":", 1);
-                sha256_update(&s, exp, strlen(exp));
+        out[0] = '\0';
+        if (buf_printf(&text, "%s:%s:%s:%s%s%s", path, op == FILES_READ ? "read" : "write", user, token,
+                       exp ? ":" : "", exp ? exp : "") < 0 ||
+            EVP_Digest(text.data, text.len, digest, &digest_len, EVP_sha256(), NULL) != 1 ||
+            base64_encode(digest, digest_len, &b) < 0) {
+                buf_done(&text);
+                buf_done(&b);
+                return; /* an empty signature never matches */
         }
-        sha256_final(&s, digest);
-        if (base64_encode(digest, sizeof(digest), &b) < 0) {
-                out[0] = '\0';
-                return;
-        }
+        buf_done(&text);
         while (b.len > 0 && b.data[b.len - 1] == '=')
                 b.len--;
         snprintf(out, n, "v1_%.*s", (int)b.len, (const char *)b.data);

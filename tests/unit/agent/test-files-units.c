@@ -17,7 +17,6 @@
 #include "buf.h"
 #include "files-internal.h"
 #include "files-multipart.h"
-#include "files-sha256.h"
 #include "fs-entry.h"
 #include "fs-path.h"
 
@@ -290,40 +289,6 @@ static void test_multipart_fuzz(void **state)
 
 /* ---- SHA-256 and signatures ---- */
 
-static void hex(const uint8_t *d, char *out)
-{
-        for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
-                sprintf(out + 2 * i, "%02x", d[i]);
-}
-
-static void test_sha256(void **state)
-{
-        uint8_t d[SHA256_DIGEST_SIZE];
-        char h[65];
-        struct sha256 s;
-
-        sha256_init(&s);
-        sha256_final(&s, d);
-        hex(d, h);
-        assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        sha256_init(&s);
-        sha256_update(&s, "abc", 3);
-        sha256_final(&s, d);
-        hex(d, h);
-        assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        sha256_init(&s);
-        sha256_update(&s, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56);
-        sha256_final(&s, d);
-        hex(d, h);
-        assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-        sha256_init(&s);
-        for (int i = 0; i < 1000000; i++)
-                sha256_update(&s, "a", 1);
-        sha256_final(&s, d);
-        hex(d, h);
-        assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-}
-
 static void test_signature(void **state)
 {
         char sig[64];
@@ -413,7 +378,6 @@ int main(void)
                 cmocka_unit_test(test_multipart_errors),
                 cmocka_unit_test(test_multipart_boundary_param),
                 cmocka_unit_test(test_multipart_fuzz),
-                cmocka_unit_test(test_sha256),
                 cmocka_unit_test(test_signature),
                 cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_mode_strings),
