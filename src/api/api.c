@@ -90,8 +90,11 @@ enum MHD_Result api_handle(struct daemon *d, struct MHD_Connection *c, const cha
                 call.v2 = true;
                 return api_sandbox_connect(&call);
         }
-        if ((match_id(url, "/sandboxes/", "/pause", id) || match_id(url, "/sandboxes/", "/resume", id) ||
-             match_id(url, "/sandboxes/", "/metrics", id) || match_id(url, "/sandboxes/", "/logs", id) ||
+        if (match_id(url, "/sandboxes/", "/pause", id) && valid_id(id) && is(method, "POST"))
+                return api_sandbox_pause(&call);
+        if (match_id(url, "/sandboxes/", "/resume", id) && valid_id(id) && is(method, "POST"))
+                return api_sandbox_resume(&call);
+        if ((match_id(url, "/sandboxes/", "/metrics", id) || match_id(url, "/sandboxes/", "/logs", id) ||
              match_id(url, "/v2/sandboxes/", "/logs", id) || match_id(url, "/sandboxes/", "/fork", id) ||
              match_id(url, "/sandboxes/", "/snapshots", id) || match_id(url, "/sandboxes/", "/network", id)) &&
             valid_id(id))

@@ -237,16 +237,78 @@ enum MHD_Result api_sandbox_refresh(const struct api_call *call)
         return reply_empty(call->c, 204);
 }
 
+/* Reads the optional "timeout" of connect/resume; 1 with the queued error in *ret on bad input. */
+static int optional_timeout(const struct api_call *call, int64_t *ret_timeout, enum MHD_Result *ret)
+{
+        char why[256];
+        json_t *body = parse_body(call, why, sizeof(why));
+        int r;
+
+        if (!body) {
+                *ret = reply_error(call->c, 400, "%s", why);
+                return 1;
+        }
+        r = timeout_field(json_object_get(body, "timeout"), V2_DEFAULT_TIMEOUT_S, ret_timeout, why, sizeof(why));
+        json_decref(body);
+        if (r < 0) {
+                *ret = reply_error(call->c, 400, "%s", why);
+                return 1;
+        }
+        return 0;
+}
+
 enum MHD_Result api_sandbox_connect(const struct api_call *call)
 {
-        struct live_sandbox *s = manager_get(call->d->manager, call->id);
+        struct nb_error err = {0};
         enum MHD_Result ret;
+        int64_t timeout;
+        int r;
 
-        if (!s)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
-        live_sandbox_unref(s);
-        /* Connect only ever extends the lifetime (protocol.md §7 d.3). */
-        if (set_timeout(call, "timeout", false, true, &ret))
+        if (optional_timeout(call, &timeout, &ret))
                 return ret;
-        return reply_sandbox(call, call->id, 200, sandbox_json_created);
+        /* A paused sandbox is resumed (201); a running one only ever has its lifetime extended (200). */
+        r = manager_resume(call->d->manager, call->id, timeout, &err);
+        if (r == -ENOENT)
+                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
+        if (r == 0) {
+                r = manager_set_timeout(call->d->manager, call->id, timeout, true, &err);
+                if (r < 0)
+                        return reply_manager_error(call->c, r, &err);
+        }
+        return reply_sandbox(call, call->id, r > 0 ? 201 : 200, sandbox_json_created);
+}
+
+enum MHD_Result api_sandbox_pause(const struct api_call *call)
+{
+        struct nb_error err = {0};
+        int r = manager_pause(call->d->manager, call->id, &err);
+
+        if (r == -ENOENT)
+                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
+        if (r == -EALREADY)
+                return reply_error(call->c, 409, "sandbox '%s' is already paused", call->id);
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
+        return reply_empty(call->c, 204);
+}
+
+enum MHD_Result api_sandbox_resume(const struct api_call *call)
+{
+        struct nb_error err = {0};
+        enum MHD_Result ret;
+        int64_t timeout;
+        int r;
+
+        if (optional_timeout(call, &timeout, &ret))
+                return ret;
+        r = manager_resume(call->d->manager, call->id, timeout, &err);
+        if (r == -ENOENT)
+                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
+        if (r == 0)
+                return reply_error(call->c, 409, "sandbox '%s' is already running", call->id);
+        return reply_sandbox(call, call->id, 201, sandbox_json_created);
 }

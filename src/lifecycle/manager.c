@@ -26,6 +26,7 @@
 #define ACCESS_TOKEN_BYTES 20
 #define UID_BASE_FIRST 0x01000000u /* host ids below this stay for the host's own users */
 #define DEFAULT_PIDS_MAX 4096u
+#define DEFAULT_RESUME_TIMEOUT_S 300 /* E2B's default lifetime for a resumed sandbox */
 
 struct live_sandbox {
         char id[CATALOG_SANDBOX_ID_MAX + 1];
@@ -33,6 +34,9 @@ struct live_sandbox {
         char *access_token;
         char socket_path[108]; /* copied so relaying never touches rt, which kill frees */
         unsigned refs;   /* guarded by manager.lock */
+        pthread_mutex_t state_lock; /* serialises pause and resume of this sandbox */
+        bool paused;     /* written under state_lock and manager.lock; its processes are frozen */
+        bool auto_resume; /* traffic to a paused sandbox resumes it */
         struct manager *m;
 };
 
@@ -66,8 +70,20 @@ int manager_new(struct catalog *c, struct runtime *rt, struct manager **ret, str
         return 0;
 }
 
+static struct live_sandbox *live_new(struct manager *m)
+{
+        struct live_sandbox *s = calloc(1, sizeof(*s));
+
+        if (s) {
+                s->m = m;
+                pthread_mutex_init(&s->state_lock, NULL);
+        }
+        return s;
+}
+
 static void live_free(struct live_sandbox *s)
 {
+        pthread_mutex_destroy(&s->state_lock);
         free(s->access_token);
         free(s);
 }
@@ -232,6 +248,16 @@ static int agent_init(struct runtime_sandbox *rt, const struct catalog_template 
         return 0;
 }
 
+/* autoResume arrives as {"enabled": bool} (protocol.md §2.4). */
+static bool lifecycle_auto_resume(const char *lifecycle_json)
+{
+        json_t *v = lifecycle_json ? json_loads(lifecycle_json, 0, NULL) : NULL;
+        bool on = json_is_true(json_object_get(v, "enabled"));
+
+        json_decref(v);
+        return on;
+}
+
 int manager_spawn(struct manager *m, const struct catalog_template *t, const char *id, uint32_t slot,
                   struct runtime_sandbox **ret, struct nb_error *err)
 {
@@ -304,12 +330,11 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         r = catalog_template_get(m->catalog, req->template_ref, &t, err);
         if (r < 0)
                 return r;
-        s = calloc(1, sizeof(*s));
+        s = live_new(m);
         if (!s) {
                 r = nb_error_oom(err);
                 goto fail;
         }
-        s->m = m;
         if (req->secure) {
                 r = random_hex(token, ACCESS_TOKEN_BYTES);
                 if (r >= 0 && !(s->access_token = strdup(token)))
@@ -373,6 +398,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                 goto fail;
 
         s->rt = rt;
+        s->auto_resume = lifecycle_auto_resume(req->lifecycle_json);
         live_set_socket(s);
         pthread_mutex_lock(&m->lock);
         r = table_add_locked(m, s);
@@ -406,6 +432,89 @@ fail:
         return r;
 }
 
+static void set_paused(struct live_sandbox *s, bool paused)
+{
+        pthread_mutex_lock(&s->m->lock);
+        s->paused = paused;
+        pthread_mutex_unlock(&s->m->lock);
+}
+
+int manager_pause(struct manager *m, const char *id, struct nb_error *err)
+{
+        struct live_sandbox *s = manager_get(m, id);
+        int r;
+
+        if (!s)
+                return nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
+        /* Freezing may take a moment (v1 settles); only this sandbox waits for it. */
+        pthread_mutex_lock(&s->state_lock);
+        if (!s->rt)
+                r = nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
+        else if (s->paused)
+                r = nb_error_set(err, -EALREADY, "sandbox '%.64s' is already paused", id);
+        else {
+                r = runtime_sandbox_freeze(s->rt, err);
+                if (r >= 0)
+                        r = catalog_sandbox_set_state(m->catalog, id, "paused", err);
+                if (r >= 0)
+                        set_paused(s, true);
+                else
+                        (void)runtime_sandbox_thaw(s->rt, NULL);
+        }
+        pthread_mutex_unlock(&s->state_lock);
+        if (r >= 0)
+                log_info("sandbox=%s paused", id);
+        live_sandbox_unref(s);
+        return r;
+}
+
+int manager_resume(struct manager *m, const char *id, int64_t timeout_s, struct nb_error *err)
+{
+        struct live_sandbox *s = manager_get(m, id);
+        bool was_paused;
+        int r = 0;
+
+        if (!s)
+                return nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
+        pthread_mutex_lock(&s->state_lock);
+        was_paused = s->paused && s->rt;
+        if (was_paused) {
+                r = runtime_sandbox_thaw(s->rt, err);
+                if (r >= 0)
+                        r = catalog_sandbox_set_state(m->catalog, id, "running", err);
+                if (r >= 0)
+                        set_paused(s, false);
+        }
+        pthread_mutex_unlock(&s->state_lock);
+        live_sandbox_unref(s);
+        if (r < 0)
+                return r;
+        if (was_paused) {
+                /* A resumed sandbox gets a fresh lifetime; a running one is only ever extended. */
+                r = manager_set_timeout(m, id, timeout_s, false, err);
+                if (r < 0)
+                        return r;
+                log_info("sandbox=%s resumed", id);
+        }
+        return was_paused ? 1 : 0;
+}
+
+int live_sandbox_ready(struct live_sandbox *s, struct nb_error *err)
+{
+        struct manager *m = s->m;
+        bool paused, auto_resume;
+
+        pthread_mutex_lock(&m->lock);
+        paused = s->paused;
+        auto_resume = s->auto_resume;
+        pthread_mutex_unlock(&m->lock);
+        if (!paused)
+                return 0;
+        if (!auto_resume)
+                return nb_error_set(err, -EAGAIN, "sandbox %s is paused; resume it with Sandbox.connect()", s->id);
+        return manager_resume(m, s->id, DEFAULT_RESUME_TIMEOUT_S, err) < 0 ? err->code : 0;
+}
+
 /* Removes a sandbox from the table, kills it and deletes its row. */
 static int kill_one(struct manager *m, const char *id, struct nb_error *err)
 {
@@ -422,8 +531,10 @@ static int kill_one(struct manager *m, const char *id, struct nb_error *err)
         if (!s)
                 return nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
 
+        pthread_mutex_lock(&s->state_lock); /* not while a pause or resume uses rt */
         r = runtime_sandbox_destroy(m->runtime, s->rt, err);
         s->rt = NULL;
+        pthread_mutex_unlock(&s->state_lock);
         if (r < 0)
                 log_warning("sandbox=%s teardown incomplete: %s", id, err->message);
         (void)catalog_sandbox_delete(m->catalog, id, NULL);
@@ -462,8 +573,13 @@ int manager_reap_expired(struct manager *m)
                 return 0;
         for (size_t i = 0; i < n; i++) {
                 struct nb_error err = {0};
+                struct catalog_sandbox *row = NULL;
+                bool pause = catalog_sandbox_get(m->catalog, ids[i], &row, NULL) >= 0 && row->auto_pause;
 
-                if (kill_one(m, ids[i], &err) >= 0) {
+                catalog_sandbox_free(row);
+                if (pause && manager_pause(m, ids[i], &err) >= 0) {
+                        log_info("sandbox=%s reached its end time; paused (autoPause)", ids[i]);
+                } else if (kill_one(m, ids[i], &err) >= 0) {
                         log_info("sandbox=%s reached its end time", ids[i]);
                         killed++;
                 } else {
@@ -527,15 +643,17 @@ int manager_adopt_all(struct manager *m)
                         (void)catalog_sandbox_delete(m->catalog, rows[i]->id, NULL);
                         continue;
                 }
-                s = calloc(1, sizeof(*s));
+                s = live_new(m);
                 if (!s || (rows[i]->access_token && !(s->access_token = strdup(rows[i]->access_token)))) {
-                        free(s);
+                        if (s)
+                                live_free(s);
                         runtime_sandbox_forget(rt);
                         log_error("sandbox=%s not re-adopted: out of memory", rows[i]->id);
                         continue;
                 }
-                s->m = m;
                 s->rt = rt;
+                s->paused = rows[i]->state && strcmp(rows[i]->state, "paused") == 0;
+                s->auto_resume = lifecycle_auto_resume(rows[i]->lifecycle_json);
                 live_set_socket(s);
                 snprintf(s->id, sizeof(s->id), "%s", rows[i]->id);
                 pthread_mutex_lock(&m->lock);

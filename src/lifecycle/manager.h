@@ -44,6 +44,12 @@ int manager_adopt_all(struct manager *m);
  *  unknown template, -EINVAL bad request, others internal (err says what). */
 int manager_create(struct manager *m, const struct create_request *req, char **ret_id, struct nb_error *err);
 
+/** Freezes every process of a sandbox and marks it paused. -ENOENT unknown, -EALREADY paused. */
+int manager_pause(struct manager *m, const char *id, struct nb_error *err);
+/** Thaws a paused sandbox with a new lifetime of timeout_s. Returns 1 when it was paused,
+ *  0 when it was already running (nothing changed), -ENOENT when unknown. */
+int manager_resume(struct manager *m, const char *id, int64_t timeout_s, struct nb_error *err);
+
 /** Kills a sandbox and forgets it. -ENOENT when unknown. */
 int manager_kill(struct manager *m, const char *id, struct nb_error *err);
 
@@ -58,6 +64,9 @@ struct live_sandbox *manager_get(struct manager *m, const char *id);
 void live_sandbox_unref(struct live_sandbox *s);
 const char *live_sandbox_access_token(const struct live_sandbox *s); /* NULL when not secure */
 const char *live_sandbox_id(const struct live_sandbox *s);
+/** 0 when traffic may reach the sandbox: running, or paused with autoResume (then resumed
+ *  here). -EAGAIN when it is paused. */
+int live_sandbox_ready(struct live_sandbox *s, struct nb_error *err);
 /** Opens a new link connection to the sandbox's agent (SOCK_CLOEXEC); caller closes it. */
 int live_sandbox_connect_agent(const struct live_sandbox *s, struct nb_error *err);
 

@@ -68,6 +68,14 @@ static enum MHD_Result start_sandbox_request(struct server *srv, struct MHD_Conn
                 req->answered = true;
                 return reply_sandbox_not_found(c, req->route.sandbox_id);
         }
+        if (live_sandbox_ready(s, &err) < 0) {
+                /* Frozen processes would hold the request forever: answer as E2B does for a
+                 * sandbox that is not running. */
+                live_sandbox_unref(s);
+                req->answered = true;
+                log_debug("%s", err.message);
+                return reply_sandbox_not_found(c, req->route.sandbox_id);
+        }
         if (proxy_begin(s, c, method, url, &req->proxy, &err) < 0) {
                 req->answered = true;
                 log_debug("%s", err.message);
