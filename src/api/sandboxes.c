@@ -81,6 +81,8 @@ static enum MHD_Result reply_manager_error(struct MHD_Connection *c, int r, cons
                 return reply_error(c, 404, "%s", err->message);
         case -EINVAL:
                 return reply_error(c, 400, "%s", err->message);
+        case -EALREADY:
+                return reply_error(c, 409, "%s", err->message);
         case -EAGAIN:
                 return reply_error(c, 429, "%s", err->message);
         default:
@@ -173,8 +175,6 @@ enum MHD_Result api_sandbox_kill(const struct api_call *call)
         struct nb_error err = {0};
         int r = manager_kill(call->d->manager, call->id, &err);
 
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
         if (r < 0)
                 return reply_manager_error(call->c, r, &err);
         return reply_empty(call->c, 204);
@@ -268,8 +268,6 @@ enum MHD_Result api_sandbox_connect(const struct api_call *call)
                 return ret;
         /* A paused sandbox is resumed (201); a running one only ever has its lifetime extended (200). */
         r = manager_resume(call->d->manager, call->id, timeout, &err);
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
         if (r < 0)
                 return reply_manager_error(call->c, r, &err);
         if (r == 0) {
@@ -285,10 +283,6 @@ enum MHD_Result api_sandbox_pause(const struct api_call *call)
         struct nb_error err = {0};
         int r = manager_pause(call->d->manager, call->id, &err);
 
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
-        if (r == -EALREADY)
-                return reply_error(call->c, 409, "sandbox '%s' is already paused", call->id);
         if (r < 0)
                 return reply_manager_error(call->c, r, &err);
         return reply_empty(call->c, 204);
@@ -304,8 +298,6 @@ enum MHD_Result api_sandbox_resume(const struct api_call *call)
         if (optional_timeout(call, &timeout, &ret))
                 return ret;
         r = manager_resume(call->d->manager, call->id, timeout, &err);
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
         if (r < 0)
                 return reply_manager_error(call->c, r, &err);
         if (r == 0)
