@@ -339,6 +339,9 @@ export class Server {
       if (this.proc.exitCode === null && this.proc.signalCode === null) {
         this.proc.kill('SIGTERM');
         const res = await within(10_000, this.exited, 'SIGTERM').catch(() => null);
+        // A clean stop exits 0; a sanitizer build exits non-zero on a leak or memory error.
+        if (res && (res.code !== 0 || res.signal))
+          problems.push(`nestbox serve exited with ${res.code ?? res.signal} after SIGTERM:\n${this.logTail(80)}`);
         if (res === null) {
           problems.push('nestbox serve ignored SIGTERM for 10 s; sent SIGKILL');
           this.proc.kill('SIGKILL');
