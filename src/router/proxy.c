@@ -59,8 +59,8 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
         return MHD_YES;
 }
 
-int proxy_begin(struct live_sandbox *s, struct MHD_Connection *c, const char *method, const char *url,
-                struct proxy **ret, struct nb_error *err)
+int proxy_begin(struct live_sandbox *s, struct MHD_Connection *c, unsigned port, const char *method,
+                const char *url, struct proxy **ret, struct nb_error *err)
 {
         const union MHD_ConnectionInfo *info;
         struct proxy *p;
@@ -89,8 +89,8 @@ int proxy_begin(struct live_sandbox *s, struct MHD_Connection *c, const char *me
         headers = json_object();
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, query);
         MHD_get_connection_values(c, MHD_HEADER_KIND, collect, headers);
-        head = json_pack("{s:s, s:s, s:o, s:o}", "method", method, "path", url, "query", query, "headers",
-                         headers);
+        head = json_pack("{s:s, s:s, s:o, s:o, s:i}", "method", method, "path", url, "query", query, "headers",
+                         headers, "port", (int)port);
         text = head ? json_dumps(head, JSON_COMPACT) : NULL;
         json_decref(head);
         if (!text) {

@@ -11,9 +11,10 @@
 struct live_sandbox;
 struct proxy;
 
-/** Opens the agent connection and sends the request head. Takes over the reference to s. */
-int proxy_begin(struct live_sandbox *s, struct MHD_Connection *c, const char *method, const char *url,
-                struct proxy **ret, struct nb_error *err);
+/** Opens the agent connection and sends the request head, which names the sandbox port the
+ *  client addressed (49983 envd, 49999 code interpreter). Takes over the reference to s. */
+int proxy_begin(struct live_sandbox *s, struct MHD_Connection *c, unsigned port, const char *method,
+                const char *url, struct proxy **ret, struct nb_error *err);
 /** Relays a piece of the request body. */
 int proxy_body(struct proxy *p, const char *data, size_t n);
 /** Ends the request and queues the streamed response on c. The proxy is freed by MHD once the

@@ -52,14 +52,14 @@ static enum MHD_Result start_sandbox_request(struct server *srv, struct MHD_Conn
         struct live_sandbox *s;
         struct nb_error err = {0};
 
-        if (req->route.port != ENVD_PORT) {
+        if (req->route.port != ENVD_PORT && req->route.port != CODE_INTERPRETER_PORT) {
                 req->answered = true;
                 return reply_error(c, 501,
                                    "port %u of sandbox %s is not reachable: nestbox relays only the envd port "
-                                   "%u so far",
-                                   req->route.port, req->route.sandbox_id, ENVD_PORT);
+                                   "%u and the code interpreter port %u so far",
+                                   req->route.port, req->route.sandbox_id, ENVD_PORT, CODE_INTERPRETER_PORT);
         }
-        if (internal_agent_path(url)) {
+        if (req->route.port == ENVD_PORT && internal_agent_path(url)) {
                 req->answered = true;
                 return reply_error(c, 404, "path '%.64s' is not available from outside the sandbox", url);
         }
@@ -76,7 +76,7 @@ static enum MHD_Result start_sandbox_request(struct server *srv, struct MHD_Conn
                 log_debug("%s", err.message);
                 return reply_sandbox_not_found(c, req->route.sandbox_id);
         }
-        if (proxy_begin(s, c, method, url, &req->proxy, &err) < 0) {
+        if (proxy_begin(s, c, req->route.port, method, url, &req->proxy, &err) < 0) {
                 req->answered = true;
                 log_debug("%s", err.message);
                 return reply_sandbox_not_found(c, req->route.sandbox_id);

@@ -8,7 +8,9 @@
  *     daemon -> agent : HEAD, BODY*, END
  *         HEAD payload: JSON {"method":"POST","path":"/process.Process/Start",
  *                             "query":{"k":"v",...},            (percent-decoded)
- *                             "headers":{"content-type":"...",...}} (names lower-case)
+ *                             "headers":{"content-type":"...",...}, (names lower-case)
+ *                             "port":49983}   (the sandbox port the client addressed;
+ *                                              49999 = code interpreter; absent = 49983)
  *     agent -> daemon : HEAD, BODY*, END
  *         HEAD payload: JSON {"status":200,"headers":{"Content-Type":"...",...}}
  *         "headers" may hold "content-length" when the body size is known.
