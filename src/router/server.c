@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -156,6 +157,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         *con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages (a client that went away mid-stream, a malformed request)
+ * are about one connection, not the server: keep them at debug level, in our format. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char line[512];
+        size_t n;
+
+        if (log_get_level() < LOG_LEVEL_DEBUG)
+                return;
+        vsnprintf(line, sizeof(line), fmt, ap);
+        n = strlen(line);
+        while (n > 0 && line[n - 1] == '\n')
+                line[--n] = 0;
+        log_debug("http: %s", line);
+}
+
 static int parse_listen(const char *listen, struct sockaddr_in *ret, struct nb_error *err)
 {
         char host[64];
@@ -193,6 +210,7 @@ int server_start(struct daemon *d, struct server **ret, struct nb_error *err)
                                           MHD_USE_POLL | MHD_USE_ERROR_LOG,
                                   0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
                                   MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
