@@ -2,6 +2,7 @@
 # Builds the built-in templates into TEMPLATES_DIR (as root):
 #   busybox  Debian's static busybox + a user; builds in well under a second
 #   base     Debian bookworm by mmdebstrap with python3, node, git, curl, sudo; about a minute
+#   code-interpreter-v1  base's root (layer ../base/rootfs) for @e2b/code-interpreter; instant
 #
 # usage: scripts/prepare-templates.sh TEMPLATES_DIR [NAME...]
 #
@@ -16,7 +17,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 recipes=$here/templates
-default_templates=(busybox base)
+default_templates=(busybox base code-interpreter-v1)
 
 # Turn Ctrl-C and kill into a normal exit, so the EXIT trap removes a half-made build.
 trap 'exit 130' INT

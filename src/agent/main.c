@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "config.h"
 #include "conn.h"
+#include "interp.h"
 #include "log.h"
 #include "process.h"
 #include "settings.h"
@@ -190,6 +191,7 @@ int main(int argc, char **argv)
 
 out:
         conn_free_all(&a);
+        interp_shutdown();
         process_kill_all(&a);
         process_free_all(&a);
         settings_done(&a);

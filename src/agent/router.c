@@ -8,6 +8,7 @@
 
 #include "files-http.h"
 #include "fs-rpc.h"
+#include "interp.h"
 #include "process-rpc.h"
 #include "rpc.h"
 #include "settings.h"
@@ -52,6 +53,9 @@ static void reply_method_not_allowed(struct conn *c)
 
 void router_head(struct conn *c)
 {
+        /* Port 49999 is the code interpreter's, not envd's (protocol.md §5). */
+        if (interp_is_port(c))
+                return interp_head(c);
         /* Uploads stream into files as they arrive; /files authenticates itself (§4.3). */
         if (is(c, "POST", "/files"))
                 return files_post_begin(c);
@@ -66,6 +70,8 @@ void router_head(struct conn *c)
 
 void router_request(struct conn *c)
 {
+        if (interp_is_port(c))
+                return interp_handle(c);
         if (is(c, NULL, "/health")) {
                 if (strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0)
                         return reply_method_not_allowed(c);

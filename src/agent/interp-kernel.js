@@ -1,0 +1,166 @@
+// nestbox code-interpreter driver for JavaScript: one long-lived node per context,
+// started by the agent as `sh -c 'exec node -e "$0" 3<&0 4>&1 </dev/null >&2' <this>`
+// (embedded in the agent at build time). Same protocol as interp-kernel.py:
+//   fd 3 (agent -> driver): one JSON object per line, {"code": str, "env_vars": {k: v}}
+//   fd 4 (driver -> agent): one JSON object per line, in the /execute NDJSON shape,
+//        plus {"type": "ready"} once at start.
+//   fd 1 and 2: the agent's diagnostics pipe (raw writes of children end up there).
+// Cells run as scripts in this node's global context (vm.runInThisContext), so
+// globals, functions and top-level let/const persist; the completion value is the
+// main result (a Promise is awaited first). SIGINT breaks a running synchronous
+// loop (breakOnSigint).
+'use strict';
+const fs = require('fs');
+const util = require('util');
+const vm = require('vm');
+const { Console } = require('console');
+const { Writable } = require('stream');
+
+const CMD_FD = 3;
+const EV_FD = 4;
+const MAX_TEXT = 1 << 20;
+
+function emit(obj) {
+  const data = Buffer.from(JSON.stringify(obj) + '\n', 'utf8');
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += fs.writeSync(EV_FD, data, off, data.length - off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e;
+    }
+  }
+}
+
+function streamOf(name) {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk, encoding, cb) {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      for (let i = 0; i < text.length; i += MAX_TEXT)
+        emit({ type: name, text: text.slice(i, i + MAX_TEXT), timestamp: new Date().toISOString() });
+      cb();
+    },
+  });
+}
+
+const out = streamOf('stdout');
+const err = streamOf('stderr');
+// Writes go out synchronously, in program order (Writable calls write() at once
+// while nothing is buffered).
+const userConsole = new Console({ stdout: out, stderr: err });
+globalThis.console = userConsole;
+for (const [name, s] of [['stdout', out], ['stderr', err]]) {
+  Object.defineProperty(process, name, { configurable: true, get: () => s });
+}
+// Interrupts outside a running loop must not kill the context; while a cell
+// awaits its Promise they end the wait.
+let interruptWait = null;
+process.on('SIGINT', () => {
+  if (interruptWait) interruptWait(new Error('Script execution was interrupted by `SIGINT`'));
+});
+
+function formatValue(value) {
+  const res = {};
+  if (value !== null && typeof value === 'object') {
+    for (const [meth, key] of [['_repr_html_', 'html'], ['_repr_markdown_', 'markdown'], ['_repr_svg_', 'svg']]) {
+      if (typeof value[meth] === 'function') {
+        try {
+          const v = value[meth]();
+          if (typeof v === 'string') res[key] = v;
+        } catch {}
+      }
+    }
+  }
+  res.text = typeof value === 'string' ? value : util.inspect(value);
+  return res;
+}
+
+// The driver's frames (vm, this file) are not the user's business.
+function userStack(stack) {
+  return stack
+    .split('\n')
+    .filter((l) => !/^\s+at .*(node:vm|node:internal|\[eval\]|sigintHandlersWrap)/.test(l))
+    .join('\n');
+}
+
+let count = 0;
+
+async function execute(req) {
+  count += 1;
+  emit({ type: 'number_of_executions', execution_count: count });
+  const saved = {};
+  for (const [k, v] of Object.entries(req.env_vars || {})) {
+    saved[k] = process.env[k];
+    process.env[k] = String(v);
+  }
+  try {
+    let value = vm.runInThisContext(req.code || '', { filename: `cell-${count}.js`, breakOnSigint: true });
+    if (value instanceof Promise) {
+      const interrupted = new Promise((_, reject) => { interruptWait = reject; });
+      try {
+        value = await Promise.race([value, interrupted]);
+      } finally {
+        interruptWait = null;
+      }
+    }
+    if (value !== undefined) emit({ type: 'result', is_main_result: true, ...formatValue(value) });
+  } catch (e) {
+    const isErr = e instanceof Error;
+    emit({
+      type: 'error',
+      name: isErr ? e.name : typeof e,
+      value: isErr ? e.message : String(e),
+      traceback: isErr && e.stack ? userStack(e.stack) : String(e),
+    });
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  emit({ type: 'end_of_execution' });
+}
+
+const queue = [];
+let busy = false;
+
+async function pump() {
+  if (busy) return;
+  busy = true;
+  while (queue.length) {
+    const line = queue.shift();
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      process.stderr.write(`bad command: ${e}\n`);
+      continue;
+    }
+    await execute(req);
+  }
+  busy = false;
+}
+
+let pending = '';
+const cmds = fs.createReadStream(null, { fd: CMD_FD, encoding: 'utf8' });
+cmds.on('data', (chunk) => {
+  pending += chunk;
+  let nl;
+  while ((nl = pending.indexOf('\n')) >= 0) {
+    queue.push(pending.slice(0, nl));
+    pending = pending.slice(nl + 1);
+  }
+  pump();
+});
+// The agent went away: finish what was asked, then leave.
+cmds.on('end', () => {
+  const wait = () => (busy || queue.length ? setTimeout(wait, 50) : process.exit(0));
+  wait();
+});
+process.on('uncaughtException', (e) => {
+  // A callback of an earlier cell threw: report it where a person looks.
+  emit({ type: 'stderr', text: `${e && e.stack ? e.stack : e}\n`, timestamp: new Date().toISOString() });
+});
+
+emit({ type: 'ready', pid: process.pid });
