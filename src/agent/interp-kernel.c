@@ -338,8 +338,9 @@ static int ctx_spawn(struct interp_ctx *ctx, struct nb_error *err)
          * fds 1 and 2 on the diagnostics pipe (so a child's raw output cannot
          * corrupt the event stream). */
         char *py_args[] = {(char *)"-u", (char *)"-c", (char *)interp_kernel_py};
-        char *js_args[] = {(char *)"-c", (char *)"exec node -e \"$0\" 3<&0 4>&1 </dev/null >&2",
-                           (char *)interp_kernel_js};
+        /* The script is $1, not $0: sh prefixes its own errors with $0 ("node: not found"). */
+        char *js_args[] = {(char *)"-c", (char *)"exec node -e \"$1\" 3<&0 4>&1 </dev/null >&2",
+                           (char *)"nestbox-js", (char *)interp_kernel_js};
         Process__ProcessConfig cfg = PROCESS__PROCESS_CONFIG__INIT;
         Process__StartRequest req = PROCESS__START_REQUEST__INIT;
         struct spawn_result sr;
@@ -387,6 +388,10 @@ static void ctx_driver_died(struct interp_ctx *ctx)
         struct interp_job *j;
         struct nb_error err = {0};
 
+        /* The driver is gone, so everything it wrote is already in the diagnostics pipe
+         * (non-blocking): read it before judging why it died. */
+        for (int i = 0; i < 64 && ctx->diag_fd >= 0; i++)
+                ctx_diag_event(&ctx->diag_io, EPOLLIN);
         spawn_read_exec_error(ctx->exec_fd, exec_error, sizeof(exec_error));
         if (exec_error[0])
                 snprintf(message, sizeof(message),

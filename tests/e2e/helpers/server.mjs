@@ -222,6 +222,21 @@ export class Server {
     // mkdtemp makes it 0700; sandbox uids (not root on the host) may need to traverse it.
     fs.chmodSync(this.stateDir, 0o711);
     this.port = await freePort();
+    await this.spawnAndWait();
+  }
+
+  /** Stops the daemon with `signal` (SIGKILL = a crash) and starts a new one on the same
+   *  state dir and port: what a restart after kill -9 looks like to sandboxes. */
+  async restart(signal = 'SIGKILL') {
+    process.off('exit', this.onExit);
+    process.off('SIGTERM', this.onSignal);
+    process.off('SIGINT', this.onSignal);
+    this.proc.kill(signal);
+    await this.exited;
+    await this.spawnAndWait();
+  }
+
+  async spawnAndWait() {
     const listen = `127.0.0.1:${this.port}`;
     this.proc = spawn(
       NESTBOX_BIN,
