@@ -268,3 +268,27 @@ int agent_http(const struct agent_proc *a, const char *method, const char *path,
         exch_close(&e);
         return r;
 }
+
+int agent_stop_clean(struct agent_proc *a)
+{
+        int status = agent_stop(a);
+
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "agent exited with status 0x%x\n", status);
+                return -1;
+        }
+        return 0;
+}
+
+int agent_test_preamble(int argc, char **argv, const char *usage_args)
+{
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s %s\n", argv[0], usage_args);
+                return 2;
+        }
+        if (geteuid() != 0) {
+                printf("1..0 # SKIP needs root\n");
+                return 77;
+        }
+        return 0;
+}

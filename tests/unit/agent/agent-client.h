@@ -21,6 +21,11 @@ struct agent_proc {
 int agent_start(const char *binary, const char *const *extra_args, bool pid1, struct agent_proc *ret);
 /** SIGTERM, wait, clean up; returns the wait status. */
 int agent_stop(struct agent_proc *a);
+/** agent_stop() for group teardowns: 0 when the agent exited 0, else -1 with the status printed. */
+int agent_stop_clean(struct agent_proc *a);
+/** The start of every agent test driver's main(): argv[1] names the agent binary and the
+ *  tests need root. Returns 0 to go on, or the exit status to return (2 usage, 77 skip). */
+int agent_test_preamble(int argc, char **argv, const char *usage_args);
 
 /** One exchange in progress. */
 struct exch {

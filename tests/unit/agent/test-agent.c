@@ -946,13 +946,9 @@ static int pid1_setup(void **state)
 
 static int teardown(void **state)
 {
-        int status = agent_stop(&agent);
+        int r = agent_stop_clean(&agent);
 
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                fprintf(stderr, "agent exited with status 0x%x\n", status);
-                return -1;
-        }
-        return 0;
+        return r;
 }
 
 /* As pid 1 of a pid namespace: pids are namespace-local, orphans come to us. */
@@ -1028,14 +1024,10 @@ int main(int argc, char **argv)
         };
         int failed;
 
-        if (argc < 2) {
-                fprintf(stderr, "usage: %s PATH-TO-nestbox-agent [--check-memory]\n", argv[0]);
-                return 2;
-        }
-        if (geteuid() != 0) {
-                printf("1..0 # SKIP needs root\n");
-                return 77;
-        }
+        int pre = agent_test_preamble(argc, argv, "PATH-TO-nestbox-agent [--check-memory]");
+
+        if (pre != 0)
+                return pre;
         agent_binary = argv[1];
         check_memory = argc > 2 && strcmp(argv[2], "--check-memory") == 0;
         failed = _cmocka_run_group_tests("agent", tests, ELEMENTSOF(tests), setup, teardown);

@@ -926,14 +926,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-        int status = agent_stop(&agent);
+        int r = agent_stop_clean(&agent);
 
         froot_teardown(&fr);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                fprintf(stderr, "agent exited with status 0x%x\n", status);
-                return -1;
-        }
-        return 0;
+        return r;
 }
 
 int main(int argc, char **argv)
@@ -957,14 +953,10 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_polling_watcher),
         };
 
-        if (argc < 2) {
-                fprintf(stderr, "usage: %s PATH-TO-nestbox-agent\n", argv[0]);
-                return 2;
-        }
-        if (geteuid() != 0) {
-                printf("1..0 # SKIP needs root\n");
-                return 77;
-        }
+        int pre = agent_test_preamble(argc, argv, "PATH-TO-nestbox-agent");
+
+        if (pre != 0)
+                return pre;
         agent_binary = argv[1];
         return cmocka_run_group_tests(tests, setup, teardown);
 }
