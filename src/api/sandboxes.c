@@ -180,17 +180,16 @@ enum MHD_Result api_sandbox_kill(const struct api_call *call)
         return reply_empty(call->c, 204);
 }
 
-/* Returns 0 when the timeout was set (nothing queued yet), or 1 with the queued error's result in *ret. */
-static int set_timeout(const struct api_call *call, const char *field, bool required, bool only_extend,
-                       enum MHD_Result *ret)
+/* Reads a timeout in seconds from the body's `field` (default 300 when optional and absent).
+ * Returns 0, or 1 with the queued 400 in *ret. */
+static int body_timeout(const struct api_call *call, const char *field, bool required, int64_t *ret_timeout,
+                        enum MHD_Result *ret)
 {
-        struct nb_error err = {0};
         char why[256];
-        int64_t timeout;
-        json_t *body, *v;
+        json_t *body = parse_body(call, why, sizeof(why));
+        json_t *v;
         int r;
 
-        body = parse_body(call, why, sizeof(why));
         if (!body) {
                 *ret = reply_error(call->c, 400, "%s", why);
                 return 1;
@@ -201,54 +200,7 @@ static int set_timeout(const struct api_call *call, const char *field, bool requ
                 *ret = reply_error(call->c, 400, "'%s' is required (seconds)", field);
                 return 1;
         }
-        r = timeout_field(v, V2_DEFAULT_TIMEOUT_S, &timeout, why, sizeof(why));
-        json_decref(body);
-        if (r < 0) {
-                *ret = reply_error(call->c, 400, "%s", why);
-                return 1;
-        }
-        r = manager_set_timeout(call->d->manager, call->id, timeout, only_extend, &err);
-        if (r == -ENOENT) {
-                *ret = reply_error(call->c, 404, "sandbox '%s' not found", call->id);
-                return 1;
-        }
-        if (r < 0) {
-                *ret = reply_manager_error(call->c, r, &err);
-                return 1;
-        }
-        return 0;
-}
-
-enum MHD_Result api_sandbox_timeout(const struct api_call *call)
-{
-        enum MHD_Result ret;
-
-        if (set_timeout(call, "timeout", true, false, &ret))
-                return ret;
-        return reply_empty(call->c, 204);
-}
-
-enum MHD_Result api_sandbox_refresh(const struct api_call *call)
-{
-        enum MHD_Result ret;
-
-        if (set_timeout(call, "duration", false, true, &ret))
-                return ret;
-        return reply_empty(call->c, 204);
-}
-
-/* Reads the optional "timeout" of connect/resume; 1 with the queued error in *ret on bad input. */
-static int optional_timeout(const struct api_call *call, int64_t *ret_timeout, enum MHD_Result *ret)
-{
-        char why[256];
-        json_t *body = parse_body(call, why, sizeof(why));
-        int r;
-
-        if (!body) {
-                *ret = reply_error(call->c, 400, "%s", why);
-                return 1;
-        }
-        r = timeout_field(json_object_get(body, "timeout"), V2_DEFAULT_TIMEOUT_S, ret_timeout, why, sizeof(why));
+        r = timeout_field(v, V2_DEFAULT_TIMEOUT_S, ret_timeout, why, sizeof(why));
         json_decref(body);
         if (r < 0) {
                 *ret = reply_error(call->c, 400, "%s", why);
@@ -257,25 +209,60 @@ static int optional_timeout(const struct api_call *call, int64_t *ret_timeout, e
         return 0;
 }
 
-enum MHD_Result api_sandbox_connect(const struct api_call *call)
+static enum MHD_Result set_timeout(const struct api_call *call, const char *field, bool required, bool only_extend)
 {
         struct nb_error err = {0};
         enum MHD_Result ret;
         int64_t timeout;
         int r;
 
-        if (optional_timeout(call, &timeout, &ret))
+        if (body_timeout(call, field, required, &timeout, &ret))
                 return ret;
-        /* A paused sandbox is resumed (201); a running one only ever has its lifetime extended (200). */
-        r = manager_resume(call->d->manager, call->id, timeout, &err);
+        r = manager_set_timeout(call->d->manager, call->id, timeout, only_extend, &err);
         if (r < 0)
                 return reply_manager_error(call->c, r, &err);
-        if (r == 0) {
+        return reply_empty(call->c, 204);
+}
+
+enum MHD_Result api_sandbox_timeout(const struct api_call *call)
+{
+        return set_timeout(call, "timeout", true, false);
+}
+
+enum MHD_Result api_sandbox_refresh(const struct api_call *call)
+{
+        return set_timeout(call, "duration", false, true);
+}
+
+/* Connect and resume: a paused sandbox is thawed with a fresh lifetime (201). A running one
+ * is, for connect, only ever extended (200); for resume, a 409. */
+static enum MHD_Result resume(const struct api_call *call, bool running_ok)
+{
+        struct nb_error err = {0};
+        enum MHD_Result ret;
+        int64_t timeout;
+        int r;
+
+        if (body_timeout(call, "timeout", false, &timeout, &ret))
+                return ret;
+        r = manager_resume(call->d->manager, call->id, timeout, &err);
+        if (r == 0 && !running_ok)
+                return reply_error(call->c, 409, "sandbox '%s' is already running", call->id);
+        if (r == 0)
                 r = manager_set_timeout(call->d->manager, call->id, timeout, true, &err);
-                if (r < 0)
-                        return reply_manager_error(call->c, r, &err);
-        }
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
         return reply_sandbox(call, call->id, r > 0 ? 201 : 200, sandbox_json_created);
+}
+
+enum MHD_Result api_sandbox_connect(const struct api_call *call)
+{
+        return resume(call, true);
+}
+
+enum MHD_Result api_sandbox_resume(const struct api_call *call)
+{
+        return resume(call, false);
 }
 
 enum MHD_Result api_sandbox_pause(const struct api_call *call)
@@ -286,21 +273,4 @@ enum MHD_Result api_sandbox_pause(const struct api_call *call)
         if (r < 0)
                 return reply_manager_error(call->c, r, &err);
         return reply_empty(call->c, 204);
-}
-
-enum MHD_Result api_sandbox_resume(const struct api_call *call)
-{
-        struct nb_error err = {0};
-        enum MHD_Result ret;
-        int64_t timeout;
-        int r;
-
-        if (optional_timeout(call, &timeout, &ret))
-                return ret;
-        r = manager_resume(call->d->manager, call->id, timeout, &err);
-        if (r < 0)
-                return reply_manager_error(call->c, r, &err);
-        if (r == 0)
-                return reply_error(call->c, 409, "sandbox '%s' is already running", call->id);
-        return reply_sandbox(call, call->id, 201, sandbox_json_created);
 }
