@@ -9,6 +9,9 @@
 #   bench/peers.sh ROOTFS            a root directory
 #   bench/peers.sh LAYER1:LAYER2...  template layers, top-most first (overlaid read-only)
 #   BENCH_RUNS_A (50) BENCH_RUNS_B (200) BENCH_IDLE (200): sample counts
+#   BENCH_PEERS_PHASES ("a b c"): which figures to measure; "serve-a" instead
+#     answers sdk.mjs's requests for single (a) runs on stdin/stdout (ttfb.mjs
+#     --serve), so that (a) interleaves nestbox and its peers run by run.
 # Every container it starts is named nbbench-<pid>-* and removed on exit. It runs in a
 # private mount namespace (re-executing itself under unshare): its mounts vanish with it.
 set -euo pipefail
@@ -17,6 +20,7 @@ rootfs_arg=${1:?usage: bench/peers.sh ROOTFS | LAYER1:LAYER2...}
 runs_a=${BENCH_RUNS_A:-50}
 runs_b=${BENCH_RUNS_B:-200}
 idle=${BENCH_IDLE:-200}
+phases=" ${BENCH_PEERS_PHASES:-a b c} "
 log() { echo "peers: $*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "run as root"; exit 1; }
@@ -93,21 +97,28 @@ trap 'exit 130' INT TERM
 # One bundle per command, all sharing the read-only rootfs. `crun spec` gives the
 # stock config (pid, net, ipc, uts, mount, cgroup namespaces; no user namespace as root);
 # we only point it at the rootfs, drop the terminal and name the cgroup.
-make_bundle() { # name args-json
+# With "as-user", the process runs as the SDK's commands do in a sandbox: uid/gid
+# 1000 in /home/user with HOME and USER set.
+make_bundle() { # name args-json [as-user]
   local b="$work/$1"
   mkdir -p "$b"
   (cd "$b" && crun spec)
   node -e '
     const fs = require("fs");
-    const [file, rootfs, args, cgroup] = process.argv.slice(1);
+    const [file, rootfs, args, cgroup, asUser] = process.argv.slice(1);
     const c = JSON.parse(fs.readFileSync(file, "utf8"));
     c.root = { path: rootfs, readonly: true };
     c.process.terminal = false;
     c.process.args = JSON.parse(args);
+    if (asUser === "as-user") {
+      c.process.user = { uid: 1000, gid: 1000 };
+      c.process.cwd = "/home/user";
+      c.process.env.push("HOME=/home/user", "USER=user");
+    }
     c.hostname = "nbbench";
     c.linux.cgroupsPath = cgroup;
     fs.writeFileSync(file, JSON.stringify(c, null, 2));
-  ' "$b/config.json" "$rootfs" "$2" "/$prefix/$1"
+  ' "$b/config.json" "$rootfs" "$2" "/$prefix/$1" "${3:-}"
   echo "$b"
 }
 
@@ -125,52 +136,79 @@ if ! probe_err=$("${crun[@]}" run --bundle "$b_probe" "$prefix-probe" 2>&1 </dev
   exit 1
 fi
 
-# ---- (a) spawn -> first byte of `echo hi`
-b_echo=$(make_bundle echo '["echo","hi"]')
-log "(a) crun run echo hi x$runs_a"
-# Each run is a new container: give each its own id.
-ttfb --key a.crun --runs "$runs_a" --warmup 3 --mode first-byte --expect 'hi\n' -- \
-  "${crun[@]}" run --bundle "$b_echo" "$prefix-a-{i}"
-log "(a) bwrap echo hi x$runs_a"
-ttfb --key a.bwrap --runs "$runs_a" --warmup 3 --mode first-byte --expect 'hi\n' -- "${bwrap_args[@]}" echo hi
+# ---- (a) spawn -> first byte of `echo hi`, alone and as the SDK has a sandbox run
+# it (`/bin/bash -l -c 'echo hi'` as user 1000): the second pair does the same work.
+sdk_cmd='["/bin/bash","-l","-c","echo hi"]'
+bwrap_user=(--uid 1000 --gid 1000 --setenv HOME /home/user --setenv USER user --chdir /home/user)
+json_args() { node -e 'console.log(JSON.stringify(process.argv.slice(1)))' -- "$@"; }
+if [[ $phases == *" a "* || $phases == *" serve-a "* ]]; then
+  b_echo=$(make_bundle echo '["echo","hi"]')
+  b_bash=$(make_bundle bash "$sdk_cmd" as-user)
+fi
+if [[ $phases == *" serve-a "* ]]; then
+  # Each crun run is a new container: "{i}" gives each its own id.
+  log "(a) serving single runs to sdk.mjs"
+  ttfb --serve --mode first-byte --expect 'hi\n' \
+    "a.crun=$(json_args "${crun[@]}" run --bundle "$b_echo" "$prefix-a-{i}")" \
+    "a.bwrap=$(json_args "${bwrap_args[@]}" echo hi)" \
+    "a.crun.sdkcmd=$(json_args "${crun[@]}" run --bundle "$b_bash" "$prefix-a-{i}")" \
+    "a.bwrap.sdkcmd=$(json_args "${bwrap_args[@]}" "${bwrap_user[@]}" /bin/bash -l -c 'echo hi')"
+fi
+if [[ $phases == *" a "* ]]; then
+  log "(a) crun run echo hi x$runs_a"
+  ttfb --key a.crun --runs "$runs_a" --warmup 3 --mode first-byte --expect 'hi\n' -- \
+    "${crun[@]}" run --bundle "$b_echo" "$prefix-a-{i}"
+  log "(a) bwrap echo hi x$runs_a"
+  ttfb --key a.bwrap --runs "$runs_a" --warmup 3 --mode first-byte --expect 'hi\n' -- "${bwrap_args[@]}" echo hi
+  log "(a) crun run bash -l -c 'echo hi' as user x$runs_a"
+  ttfb --key a.crun.sdkcmd --runs "$runs_a" --warmup 3 --mode first-byte --expect 'hi\n' -- \
+    "${crun[@]}" run --bundle "$b_bash" "$prefix-a-{i}"
+  log "(a) bwrap bash -l -c 'echo hi' as user x$runs_a"
+  ttfb --key a.bwrap.sdkcmd --runs "$runs_a" --warmup 3 --mode first-byte --expect 'hi\n' -- \
+    "${bwrap_args[@]}" "${bwrap_user[@]}" /bin/bash -l -c 'echo hi'
+fi
 
 # ---- (b) round trip of `true`
-b_sleep=$(make_bundle sleep '["sleep","infinity"]')
-"${crun[@]}" run -d --bundle "$b_sleep" "$prefix-b" </dev/null >/dev/null 2>&1
-log "(b) crun exec true x$runs_b"
-ttfb --key b.crun --runs "$runs_b" --warmup 5 --mode exit -- "${crun[@]}" exec "$prefix-b" true
-"${crun[@]}" kill "$prefix-b" KILL >/dev/null 2>&1 || true
-"${crun[@]}" delete -f "$prefix-b" >/dev/null 2>&1 || true
-log "(b) bwrap true x$runs_b"
-ttfb --key b.bwrap --runs "$runs_b" --warmup 5 --mode exit -- "${bwrap_args[@]}" true
+if [[ $phases == *" b "* ]]; then
+  b_sleep=$(make_bundle sleep '["sleep","infinity"]')
+  "${crun[@]}" run -d --bundle "$b_sleep" "$prefix-b" </dev/null >/dev/null 2>&1
+  log "(b) crun exec true x$runs_b"
+  ttfb --key b.crun --runs "$runs_b" --warmup 5 --mode exit -- "${crun[@]}" exec "$prefix-b" true
+  "${crun[@]}" kill "$prefix-b" KILL >/dev/null 2>&1 || true
+  "${crun[@]}" delete -f "$prefix-b" >/dev/null 2>&1 || true
+  log "(b) bwrap true x$runs_b"
+  ttfb --key b.bwrap --runs "$runs_b" --warmup 5 --mode exit -- "${bwrap_args[@]}" true
+fi
 
 # ---- (c) idle memory of $idle containers running `sleep infinity`
-mem_available() { node "$here/memavailable.mjs"; } # "<median> <spread>" in bytes
-# All containers of this run are charged to one parent cgroup: crun puts each
-# in /$prefix/<name> (linux.cgroupsPath), and parents count their children.
-if [ -d /sys/fs/cgroup/memory ]; then usage_file=/sys/fs/cgroup/memory/$prefix/memory.usage_in_bytes
-else usage_file=/sys/fs/cgroup/$prefix/memory.current; fi
-b_idle=$(make_bundle idle '["sleep","infinity"]')
-sync
-sleep 1
-read -r before before_spread < <(mem_available)
-log "(c) starting $idle idle containers"
-t0=$(date +%s%N)
-for i in $(seq 1 "$idle"); do
-  "${crun[@]}" run -d --bundle "$b_idle" "$prefix-c-$i" </dev/null >/dev/null 2>&1 ||
-    { log "crun run -d $prefix-c-$i failed"; exit 1; }
-done
-t1=$(date +%s%N)
-sleep 3
-read -r after after_spread < <(mem_available)
-usage=$(cat "$usage_file" 2>/dev/null || echo 0)
-running=$("${crun[@]}" list -q | grep -c "^$prefix-c-" || true)
-[ "$running" = "$idle" ] || { log "only $running of $idle containers run"; exit 1; }
-node -e '
-  const [before, after, usage, n, ms, spread] = process.argv.slice(1, 7).map(Number);
-  const mib = 1024 * 1024;
-  const out = (key, v, extra) => console.log(JSON.stringify({ key, unit: "MiB", n: 1, p50: +v.toFixed(3), p90: +v.toFixed(3), p99: +v.toFixed(3), ...extra }));
-  out("c.crun.cgroup", usage / n / mib, { containers: n, total_mib: +(usage / mib).toFixed(1) });
-  out("c.crun.memavailable", (before - after) / n / mib, { containers: n, start_ms_each: +(ms / n).toFixed(2), noise_mib: +(spread / n / mib).toFixed(3) });
-' "$before" "$after" "$usage" "$idle" "$(((t1 - t0) / 1000000))" "$((before_spread + after_spread))"
-log "(c) removing $idle containers"
+if [[ $phases == *" c "* ]]; then
+  mem_available() { node "$here/memavailable.mjs"; } # "<median> <spread>" in bytes
+  # All containers of this run are charged to one parent cgroup: crun puts each
+  # in /$prefix/<name> (linux.cgroupsPath), and parents count their children.
+  if [ -d /sys/fs/cgroup/memory ]; then usage_file=/sys/fs/cgroup/memory/$prefix/memory.usage_in_bytes
+  else usage_file=/sys/fs/cgroup/$prefix/memory.current; fi
+  b_idle=$(make_bundle idle '["sleep","infinity"]')
+  sync
+  sleep 1
+  read -r before before_spread < <(mem_available)
+  log "(c) starting $idle idle containers"
+  t0=$(date +%s%N)
+  for i in $(seq 1 "$idle"); do
+    "${crun[@]}" run -d --bundle "$b_idle" "$prefix-c-$i" </dev/null >/dev/null 2>&1 ||
+      { log "crun run -d $prefix-c-$i failed"; exit 1; }
+  done
+  t1=$(date +%s%N)
+  sleep 3
+  read -r after after_spread < <(mem_available)
+  usage=$(cat "$usage_file" 2>/dev/null || echo 0)
+  running=$("${crun[@]}" list -q | grep -c "^$prefix-c-" || true)
+  [ "$running" = "$idle" ] || { log "only $running of $idle containers run"; exit 1; }
+  node -e '
+    const [before, after, usage, n, ms, spread] = process.argv.slice(1, 7).map(Number);
+    const mib = 1024 * 1024;
+    const out = (key, v, extra) => console.log(JSON.stringify({ key, unit: "MiB", n: 1, p50: +v.toFixed(3), p90: +v.toFixed(3), p99: +v.toFixed(3), ...extra }));
+    out("c.crun.cgroup", usage / n / mib, { containers: n, total_mib: +(usage / mib).toFixed(1) });
+    out("c.crun.memavailable", (before - after) / n / mib, { containers: n, start_ms_each: +(ms / n).toFixed(2), noise_mib: +(spread / n / mib).toFixed(3) });
+  ' "$before" "$after" "$usage" "$idle" "$(((t1 - t0) / 1000000))" "$((before_spread + after_spread))"
+  log "(c) removing $idle containers"
+fi

@@ -36,6 +36,8 @@ const table = [
   ['figure', 'nestbox p50/p90/p99', 'crun p50/p90/p99', 'bwrap p50/p90/p99', 'crun/nestbox', 'bwrap/nestbox'],
   ['(a) create -> first output, ms', fmt(get('a.nestbox')), fmt(get('a.crun')), fmt(get('a.bwrap')),
     ratio(get('a.crun'), get('a.nestbox')), ratio(get('a.bwrap'), get('a.nestbox'))],
+  ['    peers run the same command, ms', fmt(get('a.nestbox')), fmt(get('a.crun.sdkcmd')), fmt(get('a.bwrap.sdkcmd')),
+    ratio(get('a.crun.sdkcmd'), get('a.nestbox')), ratio(get('a.bwrap.sdkcmd'), get('a.nestbox'))],
   ['    of which create() returned, ms', fmt(get('a.nestbox.create')), '', '', '', ''],
   ['(b) run `true` round trip, ms', fmt(get('b.nestbox')), fmt(get('b.crun')), fmt(get('b.bwrap')),
     ratio(get('b.crun'), get('b.nestbox')), ratio(get('b.bwrap'), get('b.nestbox'))],
@@ -49,12 +51,14 @@ lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
 
 const a = get('a.nestbox');
 const ac = get('a.crun');
+const acs = get('a.crun.sdkcmd');
 const b = get('b.nestbox');
 const cm = get('c.nestbox.cgroup');
 const cma = get('c.nestbox.memavailable');
 const goals = [
   goal(a ? a.p50 <= 20 : null, '(a) p50 <= 20 ms'),
-  goal(a && ac ? ac.p50 / a.p50 >= 1.5 : null, '(a) >= 1.5x faster than crun run'),
+  goal(a && acs ? acs.p50 / a.p50 >= 1.5 : null, "(a) >= 1.5x faster than crun run of the same command"),
+  goal(a && ac ? ac.p50 / a.p50 >= 1.5 : null, '(a) >= 1.5x faster than crun run of a bare `echo hi`'),
   goal(b ? b.p50 <= 5 : null, '(b) p50 <= 5 ms'),
   goal(cm && cma ? Math.max(cm.p50, cma.p50) <= 1.5 : null, '(c) <= 1.5 MiB per sandbox (both measures)'),
 ];
@@ -76,6 +80,9 @@ process.stdout.write(
     ...lines,
     '',
     'ratios: peer p50 / nestbox p50 (above 1 = nestbox faster or smaller)',
+    "(a): the SDK has the sandbox run `/bin/bash -l -c 'echo hi'` as user 1000; the first row's peers run",
+    "  a bare `echo hi` (less work), the second's run that same bash command as uid 1000 in /home/user.",
+    get('a.crun')?.interleaved ? '  Each nestbox run is followed by one run of each peer, so host noise falls on all alike.' : '',
     'MemAvailable: median of 5 reads before and after, ± their spread per sandbox (host noise); cgroups: sum of',
     '  the sandboxes\' (containers\') memory cgroups, which misses kernel memory charged to the daemon (crun)',
     note ? `nestbox not measured: ${note}` : '',

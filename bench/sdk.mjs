@@ -1,6 +1,8 @@
 // The nestbox side of the bench, through the official SDK against a fresh
 // `nestbox serve` (the e2e helper starts it and checks the host afterwards):
-//   (a) Sandbox.create() -> first stdout byte of commands.run('echo hi')
+//   (a) Sandbox.create() -> first stdout byte of commands.run('echo hi'); with
+//       BENCH_PEERS_ROOTFS set, each run is followed by one run of each peer
+//       (peers.sh in its serve-a phase), so noise on a busy host hits all alike
 //   (b) commands.run('true') round trip in one sandbox
 //   (c) idle memory per sandbox over BENCH_IDLE sandboxes: sum of their memory
 //       cgroups, and the drop of MemAvailable (which includes the daemon's growth)
@@ -9,6 +11,8 @@
 // NESTBOX_BIN, NESTBOX_TEMPLATE_DIR.
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
 import { Server, Sandbox, cgroupDirsOfSandbox, sleep } from '../tests/e2e/helpers/server.mjs';
 import { emit, emitValue, nowMs } from './stats.mjs';
 import { sampleMemAvailable } from './memavailable.mjs';
@@ -34,6 +38,49 @@ function sandboxMemory(id) {
   return null;
 }
 
+/**
+ * peers.sh in its serve-a phase: run(key) has it time one run of that peer.
+ * Its info lines are passed through to our stdout for the report.
+ */
+async function startPeers(rootfs) {
+  const child = spawn(path.join(import.meta.dirname, 'peers.sh'), [rootfs], {
+    env: { ...process.env, BENCH_PEERS_PHASES: 'serve-a' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`peers.sh exited (${await exited}) before answering`);
+    return JSON.parse(value);
+  };
+  const run = async (key) => {
+    child.stdin.write(`${key}\n`);
+    for (;;) {
+      const o = await next();
+      if (o.key?.startsWith('info.')) {
+        process.stdout.write(JSON.stringify(o) + '\n');
+        continue;
+      }
+      if (o.error) throw new Error(`peer ${key}: ${o.error}`);
+      return o.ms;
+    }
+  };
+  const keys = ['a.crun', 'a.bwrap', 'a.crun.sdkcmd', 'a.bwrap.sdkcmd'];
+  for (const k of keys) await run(k); // warm-up, and proof that every peer runs
+  const stop = async () => {
+    child.stdin.end();
+    for (;;) {
+      const { value, done } = await lines.next();
+      if (done) break;
+      if (value.includes('"info.')) process.stdout.write(value + '\n');
+    }
+    const code = await exited;
+    if (code !== 0) throw new Error(`peers.sh (serve-a) exited ${code}`);
+  };
+  return { keys, run, stop };
+}
+
 /** Runs fn over items with at most `width` in flight. */
 async function pool(items, width, fn) {
   const out = new Array(items.length);
@@ -55,10 +102,12 @@ try {
   await server.start();
   log(`nestbox serve on ${server.url}, template ${template}`);
 
-  // (a) create -> first output
-  log(`(a) create + echo hi x${runsA}`);
+  // (a) create -> first output, each run beside one run of each peer
+  const peers = process.env.BENCH_PEERS_ROOTFS ? await startPeers(process.env.BENCH_PEERS_ROOTFS) : null;
+  log(`(a) create + echo hi x${runsA}${peers ? `, interleaved with ${peers.keys.join(', ')}` : ''}`);
   const firstByte = [];
   const createOnly = [];
+  const peerSamples = new Map((peers?.keys ?? []).map((k) => [k, []]));
   for (let i = 0; i < runsA + 3; i++) {
     const t0 = nowMs();
     const sbx = await server.create(template);
@@ -71,9 +120,15 @@ try {
       firstByte.push(first - t0);
       createOnly.push(t1 - t0);
     }
+    for (const k of peers?.keys ?? []) {
+      const ms = await peers.run(k);
+      if (i >= 3) peerSamples.get(k).push(ms);
+    }
   }
+  if (peers) await peers.stop();
   emit('a.nestbox', 'ms', firstByte, { mode: 'first-byte', template });
   emit('a.nestbox.create', 'ms', createOnly, { mode: 'create() returned', template });
+  for (const [k, samples] of peerSamples) emit(k, 'ms', samples, { mode: 'first-byte', interleaved: true });
 
   // (b) round trip
   log(`(b) commands.run('true') x${runsB}`);
