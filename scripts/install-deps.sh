@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential meson ninja-build pkg-config protobuf-c-compiler python3
-  libmicrohttpd-dev libjansson-dev libprotobuf-c-dev libsqlite3-dev libseccomp-dev libcap-dev
+  libmicrohttpd-dev libhttp-parser-dev libjansson-dev libprotobuf-c-dev libsqlite3-dev libseccomp-dev libcap-dev
   libarchive-dev libcurl4-openssl-dev libcmocka-dev libssl-dev zlib1g-dev
   mmdebstrap busybox-static crun bubblewrap iproute2 tmux procps
 )

@@ -7,12 +7,15 @@
 struct catalog;
 struct runtime;
 struct manager;
+struct metrics;
 
 struct daemon {
         struct catalog *catalog;
         struct runtime *runtime;
         struct manager *manager;
+        struct metrics *metrics;
         const char *state_dir;
         const char *listen;    /* "127.0.0.1:3000" as given */
+        const char *domain;    /* --domain: sandboxes' hosts are <port>-<id>.<domain>; NULL = none */
         char public_url[256];  /* http://host:port, used in messages */
 };

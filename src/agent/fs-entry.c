@@ -2,6 +2,7 @@
  * shared/pkg/filesystem/entry.go: lstat for name, size, permissions, owner,
  * mtime; the resolved target for type, mode and symlinkTarget. */
 #include "fs-entry.h"
+#include "../wire/jsonstr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,10 +107,10 @@ static int fill_symlink(Filesystem__EntryInfo *e, const char *real_path)
                 return r;
         if (r < 0) {
                 /* Go's followSymlink() answers the path itself when it cannot resolve. */
-                e->symlink_target = fs_utf8_sanitize(real_path);
+                e->symlink_target = utf8_sanitize(real_path);
                 return e->symlink_target ? 0 : -ENOMEM;
         }
-        e->symlink_target = fs_utf8_sanitize(target);
+        e->symlink_target = utf8_sanitize(target);
         if (!e->symlink_target)
                 return -ENOMEM;
         fd = fs_open(target, O_PATH | O_NOFOLLOW, 0, 0);
@@ -139,8 +140,8 @@ int fs_entry_at(struct agent *a, int dirfd, const char *name, const char *real_p
         if (!e)
                 return -ENOMEM;
         filesystem__entry_info__init(e);
-        e->name = fs_utf8_sanitize(strcmp(name, ".") == 0 ? fs_path_base(real_path) : name);
-        e->path = fs_utf8_sanitize(display_path);
+        e->name = utf8_sanitize(strcmp(name, ".") == 0 ? fs_path_base(real_path) : name);
+        e->path = utf8_sanitize(display_path);
         e->permissions = strdup(fs_mode_string(st.st_mode, perm));
         e->owner = strdup(fs_names_user(a, st.st_uid, owner));
         e->group = strdup(fs_names_group(a, st.st_gid, group));

@@ -16,7 +16,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../wire/jsonstr.h"
 #include "buf.h"
 #include "launch.h"
 #include "log.h"
@@ -415,30 +414,3 @@ int fs_request_user(struct agent *a, const char *authorization, const char *user
         return r;
 }
 
-char *fs_utf8_sanitize(const char *s)
-{
-        size_t n = strlen(s);
-        struct buf b = {0};
-
-        if (utf8_is_valid(s, n))
-                return strdup(s);
-        for (size_t i = 0; i < n;) {
-                size_t k = utf8_sequence_length(s + i, n - i);
-
-                if (k == 0) {
-                        if (buf_append(&b, "\xEF\xBF\xBD", 3) < 0)
-                                goto oom;
-                        i++;
-                } else {
-                        if (buf_append(&b, s + i, k) < 0)
-                                goto oom;
-                        i += k;
-                }
-        }
-        if (buf_append(&b, "", 1) < 0)
-                goto oom;
-        return (char *)b.data;
-oom:
-        buf_done(&b);
-        return NULL;
-}

@@ -81,7 +81,3 @@ bool fs_is_pseudo_fs(int fd);
  *  unauthenticated (unknown user) or internal. */
 int fs_request_user(struct agent *a, const char *authorization, const char *username, struct user *ret,
                     enum connect_code *ret_code, struct nb_error *err);
-
-/** A copy of s with malformed UTF-8 replaced by U+FFFD (file names are bytes,
- *  protobuf strings are UTF-8). NULL on out of memory. */
-char *fs_utf8_sanitize(const char *s);

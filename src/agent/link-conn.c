@@ -15,7 +15,7 @@
 #include "log.h"
 #include "router.h"
 
-#define CONN_READ_CHUNK (64u << 10)
+#define CONN_READ_CHUNK (256u << 10)
 #define CONN_MAX 1024 /* beyond this, new connections are refused: bounded memory */
 
 static void conn_flush(struct conn *c);

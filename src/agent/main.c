@@ -23,6 +23,9 @@
 #include "settings.h"
 #include "signals.h"
 
+/* agent.log is the sandbox's log the daemon serves (GET /sandboxes/{id}/logs). */
+#define AGENT_LOG_MAX_BYTES (8ull << 20)
+
 void agent_post(void *userdata)
 {
         conn_reap_dead(userdata);
@@ -114,6 +117,7 @@ int main(int argc, char **argv)
         int c, r;
 
         log_set_ident("nestbox-agent");
+        log_set_file_limit(AGENT_LOG_MAX_BYTES);
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 char *end;
 

@@ -216,7 +216,7 @@ static void process_maybe_end(struct process *p)
                 protobuf_c_message_free_unpacked(&p->config->base, NULL);
                 p->config = NULL;
         }
-        log_debug("Process %d ended: %s", (int)p->pid, status);
+        log_info("Process %d ended: %s", (int)p->pid, status);
 
         process_end_event(p, &end);
         ev.event_case = PROCESS__PROCESS_EVENT__EVENT_END;
@@ -383,6 +383,22 @@ static void process_lifetime_expired(struct loop_timer *t)
                 stream_finish(p->owner, CONNECT_DEADLINE_EXCEEDED, "context deadline exceeded");
 }
 
+/* One line per process for the sandbox's logs (`e2b sandbox logs`): its command line,
+ * cut short; never its environment. */
+static void process_log_start(const struct process *p)
+{
+        char cmd[256];
+        size_t n = 0;
+
+        cmd[0] = 0;
+        if (p->config && p->config->cmd)
+                n = (size_t)snprintf(cmd, sizeof(cmd), "%s", p->config->cmd);
+        for (size_t i = 0; p->config && i < p->config->n_args && n < sizeof(cmd); i++)
+                n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " %s", p->config->args[i]);
+        log_info("Process %d started%s%s%s: %s%s", (int)p->pid, p->pty ? " with a terminal" : "",
+                 p->tag ? ", tag " : "", p->tag ? p->tag : "", cmd, n >= sizeof(cmd) ? "..." : "");
+}
+
 int process_new(struct agent *a, const struct spawn_result *sr, bool pty, Process__ProcessConfig *config,
                 const char *tag, uint64_t lifetime_usec, struct process **ret)
 {
@@ -406,6 +422,7 @@ int process_new(struct agent *a, const struct spawn_result *sr, bool pty, Proces
                 a->processes->prev = p;
         a->processes = p;
         process_update_events(p);
+        process_log_start(p);
         if (lifetime_usec > 0)
                 loop_timer_arm(a->loop, &p->lifetime, loop_now() + lifetime_usec, process_lifetime_expired, p);
         *ret = p;

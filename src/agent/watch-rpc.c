@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "fs-entry.h"
+#include "../wire/jsonstr.h"
 #include "fs-path.h"
 #include "fs-rpc.h"
 #include "log.h"
@@ -106,7 +107,7 @@ static Filesystem__FilesystemEvent *event_new(struct agent *a, const struct watc
         if (!ev)
                 return NULL;
         filesystem__filesystem_event__init(ev);
-        ev->name = fs_utf8_sanitize(name);
+        ev->name = utf8_sanitize(name);
         ev->type = type;
         ev->has_type = true;
         if (!ev->name) {

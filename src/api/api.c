@@ -71,6 +71,8 @@ enum MHD_Result api_handle(struct daemon *d, struct MHD_Connection *c, const cha
         }
         if (strcmp(url, "/templates") == 0 && is(method, "GET"))
                 return api_template_list(&call);
+        if (strcmp(url, "/sandboxes/metrics") == 0 && is(method, "GET"))
+                return api_sandboxes_metrics(&call);
 
         call.id = id;
         if (match_id(url, "/sandboxes/", "", id) && valid_id(id)) {
@@ -94,8 +96,13 @@ enum MHD_Result api_handle(struct daemon *d, struct MHD_Connection *c, const cha
                 return api_sandbox_pause(&call);
         if (match_id(url, "/sandboxes/", "/resume", id) && valid_id(id) && is(method, "POST"))
                 return api_sandbox_resume(&call);
-        if ((match_id(url, "/sandboxes/", "/metrics", id) || match_id(url, "/sandboxes/", "/logs", id) ||
-             match_id(url, "/v2/sandboxes/", "/logs", id) || match_id(url, "/sandboxes/", "/fork", id) ||
+        if (match_id(url, "/sandboxes/", "/metrics", id) && valid_id(id) && is(method, "GET"))
+                return api_sandbox_metrics(&call);
+        if (match_id(url, "/sandboxes/", "/logs", id) && valid_id(id) && is(method, "GET"))
+                return api_sandbox_logs(&call);
+        if (match_id(url, "/v2/sandboxes/", "/logs", id) && valid_id(id) && is(method, "GET"))
+                return api_sandbox_logs_v2(&call);
+        if ((match_id(url, "/sandboxes/", "/fork", id) ||
              match_id(url, "/sandboxes/", "/snapshots", id) || match_id(url, "/sandboxes/", "/network", id)) &&
             valid_id(id))
                 return reply_error(c, 501, "%s %s is not supported by this nestbox version yet", method, url);

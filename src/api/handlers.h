@@ -27,3 +27,7 @@ enum MHD_Result api_sandbox_connect(const struct api_call *call);
 enum MHD_Result api_sandbox_pause(const struct api_call *call);
 enum MHD_Result api_sandbox_resume(const struct api_call *call);
 enum MHD_Result api_template_list(const struct api_call *call);
+enum MHD_Result api_sandbox_metrics(const struct api_call *call);
+enum MHD_Result api_sandboxes_metrics(const struct api_call *call);
+enum MHD_Result api_sandbox_logs(const struct api_call *call);
+enum MHD_Result api_sandbox_logs_v2(const struct api_call *call);

@@ -162,3 +162,18 @@ int list_parse_rfc3339_ms(const char *s, int64_t *ret_ms)
         *ret_ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + ms;
         return 0;
 }
+
+int query_parse_int(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+        char *end;
+        long long x;
+
+        if (!s || (!(*s >= '0' && *s <= '9') && *s != '-'))
+                return -EINVAL;
+        errno = 0;
+        x = strtoll(s, &end, 10);
+        if (errno || end == s || *end || x < min || x > max)
+                return -EINVAL;
+        *ret = x;
+        return 0;
+}

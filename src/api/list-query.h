@@ -1,4 +1,4 @@
-/* Parsing of list query parameters. Pure functions, unit-tested. */
+/* Parsing of query parameters (list filters, limits, times). Pure functions, unit-tested. */
 #pragma once
 
 #include <stddef.h>
@@ -20,6 +20,9 @@ int list_parse_states(const char *s, unsigned *ret_mask);
 
 /** RFC 3339 ("2025-01-01T00:00:00Z", fractional seconds and offsets allowed) -> unix ms. */
 int list_parse_rfc3339_ms(const char *s, int64_t *ret_ms);
+
+/** A whole decimal integer in [min, max] ("12", not "12x", "", " 1" or "1e3"). -EINVAL otherwise. */
+int query_parse_int(const char *s, int64_t min, int64_t max, int64_t *ret);
 
 /** Percent-decodes n bytes of s into a new string; -EINVAL on a bad escape or an embedded NUL. */
 int percent_decode(const char *s, size_t n, char **ret);

@@ -58,10 +58,9 @@ enum MHD_Result api_sandbox_list(const struct api_call *call)
         f.ascending = v && strcmp(v, "asc") == 0;
         v = arg(call, "limit");
         if (v) {
-                char *end;
-                long l = strtol(v, &end, 10);
+                int64_t l;
 
-                if (*end || l < 1 || l > 100) {
+                if (query_parse_int(v, 1, 100, &l) < 0) {
                         metadata_filter_done(&meta);
                         return reply_error(call->c, 400, "'limit' must be an integer from 1 to 100");
                 }

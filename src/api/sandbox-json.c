@@ -34,11 +34,16 @@ static json_t *object_or_empty(const char *text)
         return v;
 }
 
-json_t *sandbox_json_created(const struct catalog_sandbox *s)
+static json_t *domain_or_null(const char *domain)
 {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:n, s:n}", "sandboxID", s->id, "templateID", s->template_id,
+        return domain ? json_string(domain) : json_null();
+}
+
+json_t *sandbox_json_created(const struct catalog_sandbox *s, const char *domain)
+{
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:n, s:o}", "sandboxID", s->id, "templateID", s->template_id,
                               "clientID", CLIENT_ID, "envdVersion", NESTBOX_ENVD_VERSION, "trafficAccessToken",
-                              "domain");
+                              "domain", domain_or_null(domain));
 
         if (s->alias)
                 json_object_set_new(o, "alias", json_string(s->alias));
@@ -64,7 +69,7 @@ json_t *sandbox_json_listed(const struct catalog_sandbox *s)
         return o;
 }
 
-json_t *sandbox_json_detail(const struct catalog_sandbox *s)
+json_t *sandbox_json_detail(const struct catalog_sandbox *s, const char *domain)
 {
         json_t *o = sandbox_json_listed(s);
 
@@ -72,7 +77,7 @@ json_t *sandbox_json_detail(const struct catalog_sandbox *s)
                 json_object_set_new(o, "envdAccessToken", json_string(s->access_token));
         json_object_set_new(o, "allowInternetAccess",
                             s->allow_internet_access < 0 ? json_null() : json_boolean(s->allow_internet_access));
-        json_object_set_new(o, "domain", json_null());
+        json_object_set_new(o, "domain", domain_or_null(domain));
         json_object_set_new(o, "lifecycle", json_pack("{s:s, s:b}", "onTimeout", s->auto_pause ? "pause" : "kill",
                                                       "autoResume", 0));
         if (s->network_json) {

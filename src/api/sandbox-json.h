@@ -6,10 +6,11 @@
 
 struct catalog_sandbox;
 
-/** Create/connect result. */
-json_t *sandbox_json_created(const struct catalog_sandbox *s);
-/** GET /sandboxes/{id}. */
-json_t *sandbox_json_detail(const struct catalog_sandbox *s);
+/** Create/connect result. domain (serve --domain) or NULL: the SDK's getHost(port) then
+ *  gives "<port>-<id>.<domain>", else its own default. */
+json_t *sandbox_json_created(const struct catalog_sandbox *s, const char *domain);
+/** GET /sandboxes/{id}; domain as for sandbox_json_created(). */
+json_t *sandbox_json_detail(const struct catalog_sandbox *s, const char *domain);
 /** One element of GET /v2/sandboxes. */
 json_t *sandbox_json_listed(const struct catalog_sandbox *s);
 /** RFC 3339 UTC with milliseconds from unix milliseconds. */

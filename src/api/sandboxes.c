@@ -91,7 +91,7 @@ static enum MHD_Result reply_manager_error(struct MHD_Connection *c, int r, cons
 }
 
 static enum MHD_Result reply_sandbox(const struct api_call *call, const char *id, unsigned status,
-                                     json_t *(*shape)(const struct catalog_sandbox *))
+                                     json_t *(*shape)(const struct catalog_sandbox *, const char *domain))
 {
         struct catalog_sandbox *row = NULL;
         struct nb_error err = {0};
@@ -103,7 +103,7 @@ static enum MHD_Result reply_sandbox(const struct api_call *call, const char *id
         if (r < 0)
                 return reply_error(call->c, 500, "%s", err.message);
         {
-                enum MHD_Result ret = reply_json(call->c, status, shape(row));
+                enum MHD_Result ret = reply_json(call->c, status, shape(row, call->d->domain));
 
                 catalog_sandbox_free(row);
                 return ret;

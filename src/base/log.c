@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level max_level = LOG_LEVEL_INFO;
 static const char *ident = "nestbox";
+static unsigned long long file_limit, file_written;
 
 void log_set_level(enum log_level level)
 {
@@ -22,6 +24,26 @@ enum log_level log_get_level(void)
 void log_set_ident(const char *name)
 {
         ident = name;
+}
+
+void log_set_file_limit(unsigned long long max_bytes)
+{
+        file_limit = max_bytes;
+        file_written = 0;
+}
+
+/* The count is per process and approximate across threads: the bound is about
+ * disk use, not exactness. Lines before the start (an older agent's) count once
+ * the first truncation has happened. */
+static void log_bound(size_t n)
+{
+        if (!file_limit)
+                return;
+        file_written += n;
+        if (file_written < file_limit)
+                return;
+        file_written = 0;
+        (void)!ftruncate(STDERR_FILENO, 0); /* O_APPEND: the next line goes to offset 0 */
 }
 
 int log_full_errno(enum log_level level, int r, const char *fmt, ...)
@@ -53,6 +75,7 @@ int log_full_errno(enum log_level level, int r, const char *fmt, ...)
                 n = sizeof(line) - 2;
         line[n++] = '\n';
         (void)!write(STDERR_FILENO, line, n);
+        log_bound((size_t)n);
         errno = saved_errno;
         return r;
 }

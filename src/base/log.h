@@ -9,6 +9,10 @@ enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_D
 
 void log_set_level(enum log_level level);
 void log_set_ident(const char *ident);
+/** Bounds a log that goes to a file: once about max_bytes were written, the file is
+ *  truncated and starts over (0 = no bound, the default). For the agent, whose
+ *  agent.log the daemon serves as the sandbox's logs and a busy sandbox would grow. */
+void log_set_file_limit(unsigned long long max_bytes);
 enum log_level log_get_level(void);
 
 /** Logs and returns r (a negative errno), so `return log_error_errno(r, "...: %m")` works;

@@ -19,7 +19,8 @@
 #include "../catalog/catalog.h"
 #include "../daemon.h"
 #include "../lifecycle/manager.h"
-#include "../lifecycle/reaper.h"
+#include "../lifecycle/metrics.h"
+#include "../lifecycle/ticker.h"
 #include "../router/server.h"
 #include "../runtime/runtime.h"
 #include "../templates/store.h"
@@ -32,18 +33,22 @@ struct serve_options {
         const char *state_dir;
         const char *template_dir;
         const char *agent_path;
+        const char *domain;
         unsigned pool;
         bool verbose;
 };
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: nestbox serve [--listen ADDR] [--state-dir DIR] [--template-dir DIR] [--agent PATH] [-v]\n"
+        fprintf(f, "usage: nestbox serve [--listen ADDR] [--state-dir DIR] [--template-dir DIR] [--agent PATH]\n"
+                   "                     [--pool N] [--domain DOMAIN] [-v]\n"
                    "  --listen ADDR        address to serve on (default " DEFAULT_LISTEN ")\n"
                    "  --state-dir DIR      catalog, keys and sandboxes (default " DEFAULT_STATE_DIR ")\n"
                    "  --template-dir DIR   prepared templates (default <state-dir>/templates)\n"
                    "  --agent PATH         the nestbox-agent binary (default: found next to this binary)\n"
-                   "  --pool N             warm sandboxes kept per template, so create is fast (default 1)\n");
+                   "  --pool N             warm sandboxes kept per template, so create is fast (default 1)\n"
+                   "  --domain DOMAIN      answer sandboxes' domain as DOMAIN (name[:port]), so the SDK's\n"
+                   "                       getHost(port) gives <port>-<id>.DOMAIN: point *.DOMAIN at this server\n");
 }
 
 /* The agent lives next to the nestbox binary: build/src/agent/ in a build tree, or libexec. */
@@ -104,16 +109,37 @@ static int ensure_first_key(struct catalog *cat, const char *state_dir, struct n
         return 0;
 }
 
+/* A DNS name (labels of [A-Za-z0-9-], dots between), optionally with ":port" when this
+ * server is reached on a port other than 80: it ends up in hosts the SDK builds. */
+static bool valid_domain(const char *s)
+{
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t)(colon - s) : strlen(s);
+
+        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-' || s[n - 1] == '.' || memmem(s, n, "..", 2))
+                return false;
+        if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != n)
+                return false;
+        if (colon) {
+                char *end;
+                unsigned long port = strtoul(colon + 1, &end, 10);
+
+                return colon[1] >= '0' && colon[1] <= '9' && !*end && port > 0 && port <= 65535;
+        }
+        return true;
+}
+
 static int parse_options(int argc, char **argv, struct serve_options *o)
 {
         static const struct option options[] = {
                 {"listen", required_argument, NULL, 'l'}, {"state-dir", required_argument, NULL, 's'},
                 {"template-dir", required_argument, NULL, 't'}, {"agent", required_argument, NULL, 'a'}, {"pool", required_argument, NULL, 'p'},
+                {"domain", required_argument, NULL, 'd'},
                 {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "l:s:t:a:p:vh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "l:s:t:a:p:d:vh", options, NULL)) >= 0)
                 switch (c) {
                 case 'l':
                         o->listen = optarg;
@@ -126,6 +152,13 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
                         break;
                 case 'a':
                         o->agent_path = optarg;
+                        break;
+                case 'd':
+                        if (!valid_domain(optarg)) {
+                                fprintf(stderr, "nestbox: --domain takes a DNS name such as sandboxes.example.com[:port]\n");
+                                return -EINVAL;
+                        }
+                        o->domain = optarg;
                         break;
                 case 'p': {
                         char *end;
@@ -151,13 +184,19 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         return 0;
 }
 
+/* One catalog query per tick covers every sandbox, re-adopted ones included. */
+static void reap_expired(void *manager)
+{
+        (void)manager_reap_expired(manager);
+}
+
 int cmd_serve(int argc, char **argv)
 {
         struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR, .pool = 1};
         char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64];
         struct daemon d = {0};
         struct server *srv = NULL;
-        struct reaper *reaper = NULL;
+        struct ticker *reaper = NULL;
         struct nb_error err = {0};
         sigset_t stop;
         int r, sig, status = 1;
@@ -197,6 +236,7 @@ int cmd_serve(int argc, char **argv)
         }
         d.state_dir = state_dir;
         d.listen = o.listen;
+        d.domain = o.domain;
 
         {
                 char db[PATH_MAX + 16];
@@ -228,13 +268,19 @@ int cmd_serve(int argc, char **argv)
                 if (r < 0)
                         nb_error_set_errno(&err, r, "cannot start the warm pool");
         }
+        if (r >= 0) {
+                r = metrics_start(d.catalog, d.runtime, &d.metrics);
+                if (r < 0)
+                        nb_error_set_errno(&err, r, "cannot start the metrics sampler");
+        }
         if (r >= 0)
                 r = server_start(&d, &srv, &err);
         if (r >= 0) {
-                r = reaper_start(d.manager, REAPER_INTERVAL_MS, &reaper);
+                r = ticker_start(REAPER_INTERVAL_MS, reap_expired, d.manager, &reaper);
                 if (r < 0)
                         nb_error_set_errno(&err, r, "cannot start the lifecycle thread");
         }
+
         if (r < 0) {
                 log_error("%s", err.message);
                 goto out;
@@ -251,7 +297,8 @@ int cmd_serve(int argc, char **argv)
         status = 0;
 out:
         server_stop(srv);
-        reaper_stop(reaper);
+        ticker_stop(reaper);
+        metrics_stop(d.metrics);
         manager_free(d.manager);
         runtime_free(d.runtime);
         catalog_close(d.catalog);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/random.h"
 #include "../catalog/catalog.h"
@@ -33,10 +34,12 @@ struct live_sandbox {
         struct runtime_sandbox *rt;
         char *access_token;
         char socket_path[108]; /* copied so relaying never touches rt, which kill frees */
+        int netns_fd;          /* its network namespace, for the same reason; -EBADF if none */
         unsigned refs;   /* guarded by manager.lock */
         pthread_mutex_t state_lock; /* serialises pause and resume of this sandbox */
         bool paused;     /* written under state_lock and manager.lock; its processes are frozen */
         bool auto_resume; /* traffic to a paused sandbox resumes it */
+        bool private_ports; /* network.allowPublicTraffic was false */
         struct manager *m;
 };
 
@@ -48,14 +51,6 @@ struct manager {
         struct live_sandbox **table;
         size_t n, cap;
 };
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int manager_new(struct catalog *c, struct runtime *rt, struct manager **ret, struct nb_error *err)
 {
@@ -76,6 +71,7 @@ static struct live_sandbox *live_new(struct manager *m)
 
         if (s) {
                 s->m = m;
+                s->netns_fd = -EBADF;
                 pthread_mutex_init(&s->state_lock, NULL);
         }
         return s;
@@ -84,6 +80,7 @@ static struct live_sandbox *live_new(struct manager *m)
 static void live_free(struct live_sandbox *s)
 {
         pthread_mutex_destroy(&s->state_lock);
+        safe_close(s->netns_fd);
         free(s->access_token);
         free(s);
 }
@@ -186,9 +183,29 @@ int live_sandbox_connect_agent(const struct live_sandbox *s, struct nb_error *er
         return fd;
 }
 
+bool live_sandbox_ports_public(const struct live_sandbox *s)
+{
+        return !s->private_ports;
+}
+
+int live_sandbox_connect_port(const struct live_sandbox *s, uint16_t port, int timeout_ms, struct nb_error *err)
+{
+        if (s->netns_fd < 0)
+                return nb_error_set(err, -ENETUNREACH, "sandbox=%s has no network namespace to dial into", s->id);
+        return runtime_netns_connect_loopback(s->netns_fd, port, timeout_ms, err);
+}
+
+/* Copies what relaying needs out of rt, which kill frees while requests may still hold s. */
 static void live_set_socket(struct live_sandbox *s)
 {
+        struct nb_error err = {0};
+        int fd;
+
         snprintf(s->socket_path, sizeof(s->socket_path), "%s", runtime_sandbox_socket_path(s->rt));
+        fd = runtime_sandbox_open_netns(s->rt, &err);
+        if (fd < 0)
+                log_warning("sandbox=%s: its ports will not be reachable: %s", s->id, err.message);
+        s->netns_fd = fd < 0 ? -EBADF : fd;
 }
 
 unsigned manager_count(struct manager *m)
@@ -249,6 +266,16 @@ static int agent_init(struct runtime_sandbox *rt, const struct catalog_template 
 }
 
 /* autoResume arrives as {"enabled": bool} (protocol.md §2.4). */
+/* network.allowPublicTraffic (protocol.md §2.4): absent means true. */
+static bool network_private_ports(const char *network_json)
+{
+        json_t *v = network_json ? json_loads(network_json, 0, NULL) : NULL;
+        bool private_ports = json_is_false(json_object_get(v, "allowPublicTraffic"));
+
+        json_decref(v);
+        return private_ports;
+}
+
 static bool lifecycle_auto_resume(const char *lifecycle_json)
 {
         json_t *v = lifecycle_json ? json_loads(lifecycle_json, 0, NULL) : NULL;
@@ -324,7 +351,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         char token[2 * ACCESS_TOKEN_BYTES + 1];
         uint32_t slot;
         bool inserted = false;
-        int64_t now = now_ms();
+        int64_t now = clock_realtime_ms();
         int r;
 
         r = catalog_template_get(m->catalog, req->template_ref, &t, err);
@@ -399,6 +426,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
 
         s->rt = rt;
         s->auto_resume = lifecycle_auto_resume(req->lifecycle_json);
+        s->private_ports = network_private_ports(req->network_json);
         live_set_socket(s);
         pthread_mutex_lock(&m->lock);
         r = table_add_locked(m, s);
@@ -551,7 +579,7 @@ int manager_kill(struct manager *m, const char *id, struct nb_error *err)
 int manager_set_timeout(struct manager *m, const char *id, int64_t timeout_s, bool only_extend, struct nb_error *err)
 {
         struct catalog_sandbox *row = NULL;
-        int64_t end_at = now_ms() + timeout_s * 1000;
+        int64_t end_at = clock_realtime_ms() + timeout_s * 1000;
         int r;
 
         r = catalog_sandbox_get(m->catalog, id, &row, err);
@@ -569,7 +597,7 @@ int manager_reap_expired(struct manager *m)
         size_t n = 0;
         int killed = 0;
 
-        if (catalog_sandbox_list_expired(m->catalog, now_ms(), &ids, &n, NULL) < 0)
+        if (catalog_sandbox_list_expired(m->catalog, clock_realtime_ms(), &ids, &n, NULL) < 0)
                 return 0;
         for (size_t i = 0; i < n; i++) {
                 struct nb_error err = {0};
@@ -654,8 +682,9 @@ int manager_adopt_all(struct manager *m)
                 s->rt = rt;
                 s->paused = rows[i]->state && strcmp(rows[i]->state, "paused") == 0;
                 s->auto_resume = lifecycle_auto_resume(rows[i]->lifecycle_json);
-                live_set_socket(s);
+                s->private_ports = network_private_ports(rows[i]->network_json);
                 snprintf(s->id, sizeof(s->id), "%s", rows[i]->id);
+                live_set_socket(s);
                 pthread_mutex_lock(&m->lock);
                 r = table_add_locked(m, s);
                 pthread_mutex_unlock(&m->lock);

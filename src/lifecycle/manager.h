@@ -69,6 +69,14 @@ const char *live_sandbox_id(const struct live_sandbox *s);
 int live_sandbox_ready(struct live_sandbox *s, struct nb_error *err);
 /** Opens a new link connection to the sandbox's agent (SOCK_CLOEXEC); caller closes it. */
 int live_sandbox_connect_agent(const struct live_sandbox *s, struct nb_error *err);
+/** False when the sandbox was created with network.allowPublicTraffic false: E2B then asks
+ *  for a traffic access token, which nestbox does not issue yet, so its ports stay closed. */
+bool live_sandbox_ports_public(const struct live_sandbox *s);
+/** Connects to TCP `port` on the loopback of the sandbox's own network namespace, waiting
+ *  at most timeout_ms; safe while a kill runs (the namespace fd is the live sandbox's own).
+ *  Returns a blocking SOCK_CLOEXEC socket the caller closes; -ECONNREFUSED when nothing
+ *  listens there, -ETIMEDOUT. */
+int live_sandbox_connect_port(const struct live_sandbox *s, uint16_t port, int timeout_ms, struct nb_error *err);
 
 /** Keeps per_template warm sandboxes of every template (0 = no pool). Call once, after
  *  manager_adopt_all(). */

@@ -1,6 +1,7 @@
 /* server: MHD setup and the access handler. The first call of the handler for
  * a request routes it (route.c); API requests have their body collected and
- * are answered by api/; sandbox requests are relayed by proxy.c as they come. */
+ * are answered by api/; sandbox requests are relayed as they come, by proxy.c to
+ * the agent (envd and code-interpreter ports) or by forward.c to any other port. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,8 @@
 #include "../base/log.h"
 #include "../daemon.h"
 #include "../lifecycle/manager.h"
+#include "forward-tunnel.h"
+#include "forward.h"
 #include "proxy.h"
 #include "route.h"
 
@@ -26,13 +29,17 @@
 struct server {
         struct MHD_Daemon *mhd;
         struct daemon *d;
+        struct forward_tunnels *tunnels; /* upgraded forwards, ended before MHD stops */
 };
 
 struct request {
+        bool routed;
         struct route route;
+        char *target;           /* the request-target as received (MHD unescapes its url) */
         struct buf body;        /* API requests only */
         bool body_too_large;
-        struct proxy *proxy;    /* sandbox requests only; NULL once handed to MHD */
+        struct proxy *proxy;    /* envd and interpreter ports; NULL once handed to MHD */
+        struct forward *forward; /* other ports; NULL once handed to MHD */
         bool answered;          /* an error was queued early; ignore the rest of the upload */
 };
 
@@ -48,18 +55,12 @@ static bool internal_agent_path(const char *url)
 }
 
 static enum MHD_Result start_sandbox_request(struct server *srv, struct MHD_Connection *c, struct request *req,
-                                             const char *method, const char *url)
+                                             const char *method, const char *url, const char *version)
 {
         struct live_sandbox *s;
         struct nb_error err = {0};
+        int r;
 
-        if (req->route.port != ENVD_PORT && req->route.port != CODE_INTERPRETER_PORT) {
-                req->answered = true;
-                return reply_error(c, 501,
-                                   "port %u of sandbox %s is not reachable: nestbox relays only the envd port "
-                                   "%u and the code interpreter port %u so far",
-                                   req->route.port, req->route.sandbox_id, ENVD_PORT, CODE_INTERPRETER_PORT);
-        }
         if (req->route.port == ENVD_PORT && internal_agent_path(url)) {
                 req->answered = true;
                 return reply_error(c, 404, "path '%.64s' is not available from outside the sandbox", url);
@@ -77,6 +78,15 @@ static enum MHD_Result start_sandbox_request(struct server *srv, struct MHD_Conn
                 log_debug("%s", err.message);
                 return reply_sandbox_not_found(c, req->route.sandbox_id);
         }
+        if (req->route.port != ENVD_PORT && req->route.port != CODE_INTERPRETER_PORT) {
+                r = forward_begin(s, c, req->route.port, method, version, req->target ? req->target : url,
+                                  srv->tunnels, &req->forward, &err);
+                if (r < 0) {
+                        req->answered = true;
+                        return forward_reply_failure(c, req->route.sandbox_id, req->route.port, r, &err);
+                }
+                return MHD_YES;
+        }
         if (proxy_begin(s, c, req->route.port, method, url, &req->proxy, &err) < 0) {
                 req->answered = true;
                 log_debug("%s", err.message);
@@ -92,11 +102,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         struct server *srv = cls;
         struct request *req = *con_cls;
 
-        if (!req) {
-                req = calloc(1, sizeof(*req));
-                if (!req)
-                        return MHD_NO;
-                *con_cls = req;
+        if (!req || !req->routed) {
+                if (!req) { /* on_uri could not allocate it */
+                        req = calloc(1, sizeof(*req));
+                        if (!req)
+                                return MHD_NO;
+                        *con_cls = req;
+                }
+                req->routed = true;
                 route_classify(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "E2b-Sandbox-Id"),
                                MHD_lookup_connection_value(c, MHD_HEADER_KIND, "E2b-Sandbox-Port"),
                                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST), &req->route);
@@ -107,7 +120,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         return reply_error(c, 400, "%s", req->route.message);
                 }
                 if (req->route.kind == ROUTE_SANDBOX)
-                        return start_sandbox_request(srv, c, req, method, url);
+                        return start_sandbox_request(srv, c, req, method, url, version);
                 return MHD_YES;
         }
 
@@ -117,6 +130,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *upload_data_size = 0;
                 if (req->answered)
                         return MHD_YES;
+                if (req->forward) {
+                        forward_body(req->forward, upload_data, n);
+                        return MHD_YES;
+                }
                 if (req->proxy) {
                         if (proxy_body(req->proxy, upload_data, n) < 0) {
                                 proxy_abort(req->proxy);
@@ -135,6 +152,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         if (req->answered)
                 return MHD_YES;
+        if (req->forward)
+                return forward_finish(&req->forward, c);
         if (req->proxy) {
                 struct proxy *p = TAKE_PTR(req->proxy);
 
@@ -152,9 +171,23 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         if (!req)
                 return;
         proxy_abort(req->proxy);
+        forward_free(req->forward); /* after an upgrade: its tunnel has ended */
         buf_done(&req->body);
+        free(req->target);
         free(req);
         *con_cls = NULL;
+}
+
+/* Called once per request, before MHD unescapes the url and splits off its query: the
+ * only place the request-target is seen as the client sent it, which port forwarding
+ * passes on unchanged. Its result becomes the request's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+        struct request *req = calloc(1, sizeof(*req));
+
+        if (req)
+                req->target = strdup(uri); /* NULL on failure: the unescaped url stands in */
+        return req;
 }
 
 /* libmicrohttpd's own messages (a client that went away mid-stream, a malformed request)
@@ -206,16 +239,23 @@ int server_start(struct daemon *d, struct server **ret, struct nb_error *err)
         if (!s)
                 return nb_error_oom(err);
         s->d = d;
+        if (forward_tunnels_new(&s->tunnels) < 0) {
+                free(s);
+                return nb_error_oom(err);
+        }
+        /* MHD_ALLOW_UPGRADE: WebSockets to sandbox ports (forward-tunnel.c). */
         s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                          MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                                          MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
                                   0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                   MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
                                   MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
         if (!s->mhd) {
+                forward_tunnels_free(s->tunnels);
                 free(s);
                 return nb_error_set(err, -EADDRINUSE, "cannot listen on %s (is another server using it?)",
                                     d->listen);
@@ -228,7 +268,10 @@ struct server *server_stop(struct server *s)
 {
         if (!s)
                 return NULL;
+        /* MHD waits for upgraded connections' threads but does not end them: we do. */
+        forward_tunnels_stop(s->tunnels);
         MHD_stop_daemon(s->mhd);
+        forward_tunnels_free(s->tunnels);
         free(s);
         return NULL;
 }

@@ -20,7 +20,8 @@
 
 static const char *const v1_names[_CG_V1_MAX] = {
         [CG_V1_CPU] = "cpu",         [CG_V1_MEMORY] = "memory",   [CG_V1_PIDS] = "pids",
-        [CG_V1_FREEZER] = "freezer", [CG_V1_SYSTEMD] = "systemd", [CG_V1_UNIFIED] = "unified",
+        [CG_V1_FREEZER] = "freezer", [CG_V1_CPUACCT] = "cpuacct", [CG_V1_SYSTEMD] = "systemd",
+        [CG_V1_UNIFIED] = "unified",
 };
 
 int cgroup_v1_probe(const char *root, struct cgroup_host *h, struct nb_error *err)
@@ -293,18 +294,27 @@ int cgroup_v1_freeze(const struct cgroup_host *h, const char *id, bool frozen, s
         return nb_error_set(err, -ETIMEDOUT, "sandbox '%s' did not reach %s within 2s", id, want);
 }
 
-int cgroup_v1_memory_usage(const struct cgroup_host *h, const char *id, uint64_t *ret_bytes)
+/* Missing controllers leave their fields 0; a sandbox whose cgroups are gone is -ENOENT. */
+int cgroup_v1_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret)
 {
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_close_ int mem = -EBADF, cpu = -EBADF;
         char buf[64];
         int r;
 
-        fd = v1_open(h, CG_V1_MEMORY, id);
-        if (fd < 0)
-                return fd;
-        r = cgroup_read_at(fd, "memory.usage_in_bytes", buf, sizeof(buf));
-        if (r < 0)
-                return r;
-        *ret_bytes = strtoull(buf, NULL, 10);
+        mem = v1_open(h, CG_V1_MEMORY, id);
+        if (mem == -ENOENT)
+                return mem;
+        if (mem >= 0) {
+                r = cgroup_read_at(mem, "memory.usage_in_bytes", buf, sizeof(buf));
+                if (r < 0)
+                        return r;
+                ret->memory_bytes = strtoull(buf, NULL, 10);
+                /* total_*: this cgroup and any child the sandbox could not make anyway. */
+                (void)cgroup_read_key_at(mem, "memory.stat", "total_cache", &ret->memory_cache);
+                (void)cgroup_read_key_at(mem, "memory.stat", "total_inactive_file", &ret->memory_inactive_file);
+        }
+        cpu = v1_open(h, CG_V1_CPUACCT, id);
+        if (cpu >= 0 && cgroup_read_at(cpu, "cpuacct.usage", buf, sizeof(buf)) >= 0)
+                ret->cpu_ns = strtoull(buf, NULL, 10);
         return 0;
 }

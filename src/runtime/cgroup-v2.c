@@ -230,20 +230,22 @@ int cgroup_v2_freeze(const struct cgroup_host *h, const char *id, bool frozen, s
         return nb_error_set(err, -ETIMEDOUT, "sandbox '%s' did not report '%s' within 2s", id, want);
 }
 
-int cgroup_v2_memory_usage(const struct cgroup_host *h, const char *id, uint64_t *ret_bytes)
+/* cpu.stat's usage_usec is there without the cpu controller; memory.* only with it. */
+int cgroup_v2_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret)
 {
         _cleanup_close_ int fd = -EBADF;
+        uint64_t usec = 0;
         char buf[64];
-        int r;
 
         fd = v2_open(h, id);
         if (fd < 0)
                 return fd;
-        r = cgroup_read_at(fd, "memory.current", buf, sizeof(buf));
-        if (r == -ENOENT)
-                return -EOPNOTSUPP;
-        if (r < 0)
-                return r;
-        *ret_bytes = strtoull(buf, NULL, 10);
+        if (cgroup_read_key_at(fd, "cpu.stat", "usage_usec", &usec) >= 0)
+                ret->cpu_ns = usec * 1000;
+        if (cgroup_read_at(fd, "memory.current", buf, sizeof(buf)) >= 0) {
+                ret->memory_bytes = strtoull(buf, NULL, 10);
+                (void)cgroup_read_key_at(fd, "memory.stat", "file", &ret->memory_cache);
+                (void)cgroup_read_key_at(fd, "memory.stat", "inactive_file", &ret->memory_inactive_file);
+        }
         return 0;
 }

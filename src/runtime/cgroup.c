@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,9 +135,26 @@ int cgroup_freeze(const struct cgroup_host *h, const char *id, bool frozen, stru
         return cgroup_v1_freeze(h, id, frozen, err);
 }
 
-int cgroup_memory_usage(const struct cgroup_host *h, const char *id, uint64_t *ret_bytes)
+int cgroup_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret)
 {
+        *ret = (struct sandbox_usage){0};
         if (h->version == CGROUP_V2)
-                return cgroup_v2_memory_usage(h, id, ret_bytes);
-        return cgroup_v1_memory_usage(h, id, ret_bytes);
+                return cgroup_v2_usage(h, id, ret);
+        return cgroup_v1_usage(h, id, ret);
+}
+
+int cgroup_read_key_at(int dirfd, const char *file, const char *key, uint64_t *ret)
+{
+        char buf[8192];
+        size_t klen = strlen(key);
+        int r = cgroup_read_at(dirfd, file, buf, sizeof(buf));
+
+        if (r < 0)
+                return r;
+        for (const char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+                if (strncmp(line, key, klen) == 0 && line[klen] == ' ') {
+                        *ret = strtoull(line + klen + 1, NULL, 10);
+                        return 0;
+                }
+        return -ENOENT;
 }

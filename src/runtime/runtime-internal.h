@@ -37,6 +37,7 @@ enum cgroup_v1_ctrl {
         CG_V1_MEMORY,
         CG_V1_PIDS,
         CG_V1_FREEZER,
+        CG_V1_CPUACCT, /* usage only (metrics); often co-mounted with cpu */
         CG_V1_SYSTEMD,
         CG_V1_UNIFIED,
         _CG_V1_MAX,
@@ -80,13 +81,15 @@ void cgroup_kill(const struct cgroup_host *h, const char *id);
  *  briefly. Missing directories are fine. Logs other failures ", ignoring". */
 void cgroup_remove(const struct cgroup_host *h, const char *id);
 int cgroup_freeze(const struct cgroup_host *h, const char *id, bool frozen, struct nb_error *err);
-int cgroup_memory_usage(const struct cgroup_host *h, const char *id, uint64_t *ret_bytes);
+int cgroup_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret);
 
 /* Shared helpers (cgroup.c). Values are short strings; no trailing newline needed. */
 int cgroup_write_at(int dirfd, const char *file, const char *value);
 int cgroup_read_at(int dirfd, const char *file, char *buf, size_t size);
 int cgroup_path(char *buf, size_t size, const char *parent, const char *id);
 int cgroup_rmdir_retry(const char *path);
+/** Reads the number after "key " in a flat-keyed file (memory.stat, cpu.stat). */
+int cgroup_read_key_at(int dirfd, const char *file, const char *key, uint64_t *ret);
 
 int cgroup_v1_probe(const char *root, struct cgroup_host *h, struct nb_error *err);
 int cgroup_v1_create(const struct cgroup_host *h, const char *id, const struct cgroup_limits *limits,
@@ -95,7 +98,7 @@ int cgroup_v1_attach(const struct cgroup_host *h, const char *id, pid_t pid, str
 void cgroup_v1_kill(const struct cgroup_host *h, const char *id);
 void cgroup_v1_remove(const struct cgroup_host *h, const char *id);
 int cgroup_v1_freeze(const struct cgroup_host *h, const char *id, bool frozen, struct nb_error *err);
-int cgroup_v1_memory_usage(const struct cgroup_host *h, const char *id, uint64_t *ret_bytes);
+int cgroup_v1_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret);
 
 int cgroup_v2_probe(const char *root, struct cgroup_host *h, struct nb_error *err);
 int cgroup_v2_create(const struct cgroup_host *h, const char *id, const struct cgroup_limits *limits,
@@ -107,7 +110,7 @@ int cgroup_v2_set_limits(int dirfd, unsigned controllers, const struct cgroup_li
 void cgroup_v2_kill(const struct cgroup_host *h, const char *id);
 void cgroup_v2_remove(const struct cgroup_host *h, const char *id);
 int cgroup_v2_freeze(const struct cgroup_host *h, const char *id, bool frozen, struct nb_error *err);
-int cgroup_v2_memory_usage(const struct cgroup_host *h, const char *id, uint64_t *ret_bytes);
+int cgroup_v2_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret);
 
 /* ---- overlay root ----------------------------------------------------- */
 
@@ -205,3 +208,6 @@ int pidfd_wait_exit(int pidfd, int timeout_ms);
  *  with O(1) fds and stack whatever the depth (the tree belongs to a sandbox and may be
  *  hostile). -ENOENT when name does not exist. */
 int rm_rf_at(int dirfd, const char *name);
+/** Sums the allocated size (st_blocks) of name below dirfd and everything in it, never
+ *  following symlinks or leaving its file system; stops after max_entries entries. */
+int tree_usage(int dirfd, const char *name, uint64_t max_entries, uint64_t *ret_bytes, bool *ret_complete);

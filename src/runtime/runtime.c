@@ -617,9 +617,59 @@ int runtime_sandbox_connect_agent(const struct runtime_sandbox *sb, struct nb_er
         return TAKE_FD(fd);
 }
 
+int runtime_sandbox_open_netns(const struct runtime_sandbox *sb, struct nb_error *err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+
+        if (sb->pidfd < 0 || sb->pid <= 0)
+                return nb_error_set(err, -ESRCH, "sandbox '%s' has no pid 1", sb->id);
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)sb->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return nb_error_set_errno(err, errno == ENOENT ? -ESRCH : -errno,
+                                          "cannot open the network namespace of sandbox '%s'", sb->id);
+        /* If the pidfd's process still lives now, it held the pid when we opened the
+         * path: the namespace is the sandbox's, not a later process's. */
+        if (pidfd_send_signal(sb->pidfd, 0, NULL, 0) < 0)
+                return nb_error_set(err, -ESRCH, "sandbox '%s': its pid 1 (%d) is gone", sb->id, (int)sb->pid);
+        return TAKE_FD(fd);
+}
+
+int runtime_usage(struct runtime *rt, const char *id, struct sandbox_usage *ret)
+{
+        return cgroup_usage(&rt->cgroups, id, ret);
+}
+
+int runtime_disk_usage(struct runtime *rt, const char *id, uint64_t max_entries, uint64_t *ret_bytes,
+                       bool *ret_complete)
+{
+        char path[RUNTIME_ID_MAX + 16];
+
+        if (snprintf(path, sizeof(path), "%s/upper", id) >= (int)sizeof(path) || strchr(id, '/'))
+                return -EINVAL;
+        return tree_usage(rt->sandboxes_fd, path, max_entries, ret_bytes, ret_complete);
+}
+
+int runtime_open_log(struct runtime *rt, const char *id)
+{
+        char path[RUNTIME_ID_MAX + 16];
+        int fd;
+
+        if (snprintf(path, sizeof(path), "%s/agent.log", id) >= (int)sizeof(path) || strchr(id, '/'))
+                return -EINVAL;
+        fd = openat(rt->sandboxes_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
 int runtime_sandbox_memory_usage(const struct runtime_sandbox *sb, uint64_t *ret_bytes)
 {
-        return cgroup_memory_usage(&sb->rt->cgroups, sb->id, ret_bytes);
+        struct sandbox_usage u;
+        int r = cgroup_usage(&sb->rt->cgroups, sb->id, &u);
+
+        if (r >= 0)
+                *ret_bytes = u.memory_bytes;
+        return r;
 }
 
 int runtime_sandbox_freeze(struct runtime_sandbox *sb, struct nb_error *err)

@@ -95,8 +95,41 @@ void runtime_sandbox_identity(const struct runtime_sandbox *sb, struct sandbox_i
 /** Connects a new unix stream socket (SOCK_CLOEXEC) to the sandbox's agent. */
 int runtime_sandbox_connect_agent(const struct runtime_sandbox *sb, struct nb_error *err);
 
+/** Opens the sandbox's network namespace (an O_CLOEXEC fd of its pid 1's /proc/<pid>/ns/net,
+ *  checked against the pidfd so a reused pid cannot hand over another namespace). The
+ *  caller owns the fd; it keeps the namespace (not the sandbox) alive. -ESRCH when pid 1
+ *  is gone. */
+int runtime_sandbox_open_netns(const struct runtime_sandbox *sb, struct nb_error *err);
+
+/** Connects to TCP `port` on the loopback of the network namespace netns_fd (127.0.0.1,
+ *  then ::1 when that refuses), waiting at most timeout_ms. Only that namespace's loopback
+ *  can be reached this way. Returns a blocking SOCK_CLOEXEC socket; -ECONNREFUSED when
+ *  nothing listens, -ETIMEDOUT. */
+int runtime_netns_connect_loopback(int netns_fd, uint16_t port, int timeout_ms, struct nb_error *err);
+
 /** Current memory use of the sandbox's cgroup in bytes (for metrics and bench). */
 int runtime_sandbox_memory_usage(const struct runtime_sandbox *sb, uint64_t *ret_bytes);
+
+/* What a sandbox's cgroups have counted so far; 0 where the host lacks the controller. */
+struct sandbox_usage {
+        uint64_t cpu_ns;               /* CPU time of all its tasks since it started */
+        uint64_t memory_bytes;         /* charged memory, page cache included */
+        uint64_t memory_cache;         /* of which file-backed page cache */
+        uint64_t memory_inactive_file; /* of which cache the kernel would reclaim first */
+};
+
+/** Reads the usage of sandbox `id` by name, so a sampler needs no handle that kill could
+ *  free. -ENOENT when the sandbox's cgroups are gone. */
+int runtime_usage(struct runtime *rt, const char *id, struct sandbox_usage *ret);
+
+/** Bytes the sandbox has written to its own root (its overlay upper dir), counting at most
+ *  max_entries entries; *ret_complete says whether the walk saw them all. */
+int runtime_disk_usage(struct runtime *rt, const char *id, uint64_t max_entries, uint64_t *ret_bytes,
+                       bool *ret_complete);
+
+/** Opens the log the sandbox's agent writes (lines of base/log.c's format), read-only.
+ *  -ENOENT when the sandbox's directory is gone. */
+int runtime_open_log(struct runtime *rt, const char *id);
 
 /** Stops / resumes every process of the sandbox (cgroup freezer), for pause. */
 int runtime_sandbox_freeze(struct runtime_sandbox *sb, struct nb_error *err);

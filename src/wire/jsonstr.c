@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 size_t utf8_sequence_length(const char *s, size_t n)
 {
@@ -134,4 +136,32 @@ int jsonstr_append(struct buf *b, const char *s, size_t n, bool lossy)
 fail:
         b->len = start;
         return r;
+}
+
+char *utf8_sanitize(const char *s)
+{
+        size_t n = strlen(s);
+        struct buf b = {0};
+
+        if (utf8_is_valid(s, n))
+                return strdup(s);
+        for (size_t i = 0; i < n;) {
+                size_t k = utf8_sequence_length(s + i, n - i);
+
+                if (k == 0) {
+                        if (buf_append(&b, "\xEF\xBF\xBD", 3) < 0)
+                                goto oom;
+                        i++;
+                } else {
+                        if (buf_append(&b, s + i, k) < 0)
+                                goto oom;
+                        i += k;
+                }
+        }
+        if (buf_append(&b, "", 1) < 0)
+                goto oom;
+        return (char *)b.data;
+oom:
+        buf_done(&b);
+        return NULL;
 }

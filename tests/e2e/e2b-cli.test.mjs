@@ -52,6 +52,42 @@ test('e2b sandbox create --detach, list, info, exec, kill', { timeout: 120 * SEC
   assert.match(again.stdout + again.stderr, /wasn't found|not found/);
 });
 
+test('e2b sandbox pause, list -s paused, resume, metrics, logs, kill --all', { timeout: 120 * SECOND }, async () => {
+  const sbx = await Sandbox.create('busybox', { metadata: { workspace: 'cli-test' } });
+  const id = sbx.sandboxId;
+  await sbx.commands.run('echo before > /tmp/kept');
+
+  const paused = e2b(['sandbox', 'pause', id]);
+  assert.equal(paused.status, 0, paused.stderr);
+  assert.match(paused.stdout, new RegExp(`Sandbox ${id} has been paused`));
+  const listed = e2b(['sandbox', 'list', '-s', 'paused', '-f', 'json']);
+  assert.equal(listed.status, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout);
+  assert.deepEqual(rows.map((r) => [r.sandboxId, r.state, r.metadata.workspace]), [[id, 'paused', 'cli-test']]);
+
+  const resumed = e2b(['sandbox', 'resume', id]);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`Sandbox ${id} has been resumed`));
+  assert.equal((await Sandbox.getInfo(id)).state, 'running');
+  assert.equal((await sbx.commands.run('cat /tmp/kept')).stdout, 'before\n');
+
+  const metrics = e2b(['sandbox', 'metrics', id]);
+  assert.equal(metrics.status, 0, metrics.stderr);
+  assert.match(metrics.stdout, /CPU:\s+[\d.]+% \/\s+1 Core/);
+  assert.match(metrics.stdout, /Memory:\s+\d+ \/ 256\s+MiB/);
+  assert.match(metrics.stdout, /Disk:\s+\d+ \/ 512\s+MiB/);
+
+  const logs = e2b(['sandbox', 'logs', id]);
+  assert.equal(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /Process \d+ started: \/bin\/bash -l -c echo before > \/tmp\/kept/);
+  assert.match(logs.stdout, /INFO/);
+
+  const killed = e2b(['sandbox', 'kill', '--all']);
+  assert.equal(killed.status, 0, killed.stderr);
+  assert.match(killed.stdout, new RegExp(`Sandbox ${id} has been killed`));
+  await assert.rejects(Sandbox.getInfo(id), (e) => e.constructor.name.includes('NotFound'));
+});
+
 test('e2b template list shows the prepared templates', async () => {
   const r = e2b(['template', 'list']);
   assert.equal(r.status, 0, r.stderr);

@@ -202,7 +202,9 @@ function mountsUnder(dir) {
 
 /** One daemon: start(), create(), stop() (kills leftovers, checks the host). Also used by bench/. */
 export class Server {
-  constructor() {
+  /** serveArgs: extra `nestbox serve` options, e.g. ['--domain', 'sandboxes.test']. */
+  constructor({ serveArgs = [] } = {}) {
+    this.serveArgs = serveArgs;
     this.proc = null;
     this.port = 0;
     this.url = '';
@@ -240,7 +242,7 @@ export class Server {
     const listen = `127.0.0.1:${this.port}`;
     this.proc = spawn(
       NESTBOX_BIN,
-      ['serve', '--listen', listen, '--state-dir', this.stateDir, '--template-dir', TEMPLATE_DIR],
+      ['serve', '--listen', listen, '--state-dir', this.stateDir, '--template-dir', TEMPLATE_DIR, ...this.serveArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => resolve({ code, signal })));
@@ -464,13 +466,13 @@ export class Server {
 }
 
 /**
- * Registers the file's server hooks. Returns { server, test, sandbox }:
+ * Registers the file's server hooks (options as for new Server()). Returns { server, test, sandbox }:
  *  - server: the Server (fields valid once the before hook ran);
  *  - test(name, [opts], fn): node:test's test(), printing the daemon's log of that test on failure;
  *  - sandbox(t, template, opts): Sandbox.create, killed when test t ends.
  */
-export function setupServer() {
-  const server = new Server();
+export function setupServer(options) {
+  const server = new Server(options);
   let failed = false;
   before(async () => {
     await server.start();

@@ -55,6 +55,28 @@ static void test_states(void **state)
         assert_int_equal(list_parse_states("running,killed", &m), -EINVAL);
 }
 
+static void test_int(void **state)
+{
+        int64_t v = -7;
+
+        assert_int_equal(query_parse_int("12", 1, 100, &v), 0);
+        assert_int_equal(v, 12);
+        assert_int_equal(query_parse_int("0", 0, 0, &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(query_parse_int("1764000000000", 0, INT64_MAX, &v), 0);
+        assert_true(v == 1764000000000LL);
+        v = 5;
+        {
+                static const char *const bad[] = {"", " 1", "12x", "1e3", "+1", "101", "0", "-1",
+                                                  "99999999999999999999999"};
+
+                for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                        assert_int_equal(query_parse_int(bad[i], 1, 100, &v), -EINVAL);
+        }
+        assert_int_equal(v, 5);
+        assert_int_equal(query_parse_int(NULL, 1, 100, &v), -EINVAL);
+}
+
 static void test_rfc3339(void **state)
 {
         int64_t ms;
@@ -73,7 +95,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_metadata_sdk_encoding), cmocka_unit_test(test_metadata_several_and_special),
-                cmocka_unit_test(test_metadata_bad), cmocka_unit_test(test_states), cmocka_unit_test(test_rfc3339),
+                cmocka_unit_test(test_metadata_bad), cmocka_unit_test(test_states), cmocka_unit_test(test_int), cmocka_unit_test(test_rfc3339),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -344,6 +344,64 @@ static void test_network_only_loopback(void **state)
         close(lfd);
 }
 
+/* Port forwarding dials through the sandbox's own namespace: its loopback, never the
+ * host's, and the namespace fd outlives the sandbox harmlessly. */
+static void test_netns_dial(void **state)
+{
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(addr);
+        struct nb_error err = {0};
+        struct sandbox_spec spec;
+        struct runtime_sandbox *sb;
+        char cmd[128], out[256];
+        int lfd, netns, fd = -1, probe;
+        ssize_t n;
+        struct made m;
+
+        NEED_ROOT();
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(lfd >= 0);
+        assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+        assert_int_equal(listen(lfd, 8), 0);
+        assert_int_equal(getsockname(lfd, (struct sockaddr *)&addr, &len), 0);
+
+        spec_init(&spec, &m, "dial");
+        sb = create_ok(rt, &spec);
+        netns = runtime_sandbox_open_netns(sb, &err);
+        assert_true(netns >= 0);
+        assert_true(fcntl(netns, F_GETFD) & FD_CLOEXEC);
+
+        /* The host listens on this port; the sandbox's loopback does not. */
+        assert_int_equal(runtime_netns_connect_loopback(netns, ntohs(addr.sin_port), 1000, &err), -ECONNREFUSED);
+        assert_int_equal(accept(lfd, NULL, NULL), -1);
+
+        snprintf(cmd, sizeof(cmd), "echo hi-from-sandbox | nc -l -p %d", ntohs(addr.sin_port));
+        probe = rt_send(sb, cmd);
+        assert_true(probe >= 0);
+        for (int i = 0; i < 200 && fd < 0; i++) {
+                fd = runtime_netns_connect_loopback(netns, ntohs(addr.sin_port), 1000, &err);
+                if (fd < 0) {
+                        assert_int_equal(fd, -ECONNREFUSED);
+                        usleep(10000);
+                }
+        }
+        assert_true(fd >= 0);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        n = read(fd, out, sizeof(out) - 1);
+        assert_int_equal(n, 16);
+        out[n] = 0;
+        assert_string_equal(out, "hi-from-sandbox\n");
+        close(fd);
+        assert_int_equal(rt_recv(probe, out, sizeof(out), 10000), 0);
+        close(probe);
+
+        runtime_sandbox_destroy(rt, sb, NULL);
+        /* The namespace fd still works, and leads nowhere. */
+        assert_int_equal(runtime_netns_connect_loopback(netns, ntohs(addr.sin_port), 1000, &err), -ECONNREFUSED);
+        close(netns);
+        close(lfd);
+}
+
 static void test_fork_bomb_contained(void **state)
 {
         struct sandbox_spec spec;
@@ -846,6 +904,7 @@ int main(void)
                 cmocka_unit_test(test_user_namespace),
                 cmocka_unit_test(test_pid_uts_isolation),
                 cmocka_unit_test(test_network_only_loopback),
+                cmocka_unit_test(test_netns_dial),
                 cmocka_unit_test(test_fork_bomb_contained),
                 cmocka_unit_test(test_memory_hog_killed),
                 cmocka_unit_test(test_seccomp_and_caps),
