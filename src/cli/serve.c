@@ -48,7 +48,9 @@ static void usage(FILE *f)
                    "  --agent PATH         the nestbox-agent binary (default: found next to this binary)\n"
                    "  --pool N             warm sandboxes kept per template, so create is fast (default 1)\n"
                    "  --domain DOMAIN      answer sandboxes' domain as DOMAIN (name[:port]), so the SDK's\n"
-                   "                       getHost(port) gives <port>-<id>.DOMAIN: point *.DOMAIN at this server\n");
+                   "                       getHost(port) gives <port>-<id>.DOMAIN: point *.DOMAIN at this server\n"
+                   "                       (default localhost:<listen port>: browsers and curl resolve\n"
+                   "                       *.localhost to this machine)\n");
 }
 
 /* The agent lives next to the nestbox binary: build/src/agent/ in a build tree, or libexec. */
@@ -193,7 +195,7 @@ static void reap_expired(void *manager)
 int cmd_serve(int argc, char **argv)
 {
         struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR, .pool = 1};
-        char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64];
+        char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64], default_domain[64];
         struct daemon d = {0};
         struct server *srv = NULL;
         struct ticker *reaper = NULL;
@@ -236,6 +238,14 @@ int cmd_serve(int argc, char **argv)
         }
         d.state_dir = state_dir;
         d.listen = o.listen;
+        /* Browsers and curl send *.localhost to the loopback without any DNS, so by
+         * default getHost() names a URL that works on this machine. */
+        if (!o.domain) {
+                const char *port = strrchr(o.listen, ':');
+
+                snprintf(default_domain, sizeof(default_domain), "localhost%s", port && strcmp(port, ":80") != 0 ? port : "");
+                o.domain = default_domain;
+        }
         d.domain = o.domain;
 
         {
