@@ -132,8 +132,9 @@ int catalog_sandbox_insert_with_slot(struct catalog *c, const struct catalog_san
                                      struct nb_error *err);
 /** Smallest uid slot no row uses, for display or probing only: it is not reserved. */
 int catalog_uid_slot_allocate(struct catalog *c, uint32_t *ret_slot, struct nb_error *err);
-/** 1 when a sandbox row holds slot, 0 when none does, -errno on failure. */
-int catalog_uid_slot_in_use(struct catalog *c, uint32_t slot);
+/** Sets used[s - lo] for every uid slot s in [lo, hi) that a sandbox row holds (used
+ *  has hi - lo entries, cleared by the caller). One query, whatever the range. */
+int catalog_uid_slots_used(struct catalog *c, uint32_t lo, uint32_t hi, bool *used);
 
 int catalog_sandbox_get(struct catalog *c, const char *id, struct catalog_sandbox **ret,
                         struct nb_error *err);

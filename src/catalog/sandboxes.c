@@ -257,20 +257,25 @@ int catalog_uid_slot_allocate(struct catalog *c, uint32_t *ret_slot, struct nb_e
         return slot_smallest_free_locked(c, ret_slot, err);
 }
 
-int catalog_uid_slot_in_use(struct catalog *c, uint32_t slot)
+int catalog_uid_slots_used(struct catalog *c, uint32_t lo, uint32_t hi, bool *used)
 {
         _cleanup_(catalog_unlockp) struct catalog *locked = catalog_lock(c);
-        sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = catalog_prepare(c->db, "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE uid_slot = ?1)", &st, NULL);
+        r = catalog_prepare(c->db, "SELECT uid_slot FROM sandboxes WHERE uid_slot >= ?1 AND uid_slot < ?2", &st,
+                            NULL);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(st, 1, slot);
-        rc = sqlite3_step(st);
-        r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : -EIO;
-        sqlite3_finalize(st);
-        return r;
+        sqlite3_bind_int64(st, 1, lo);
+        sqlite3_bind_int64(st, 2, hi);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                sqlite3_int64 slot = sqlite3_column_int64(st, 0);
+
+                if (slot >= lo && slot < hi)
+                        used[slot - lo] = true;
+        }
+        return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 int catalog_sandbox_get(struct catalog *c, const char *id, struct catalog_sandbox **ret,

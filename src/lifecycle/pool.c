@@ -67,12 +67,21 @@ static unsigned count_locked(struct pool *p, const char *template_id)
         return n;
 }
 
-static bool slot_taken_locked(struct pool *p, uint32_t slot)
+/* The smallest pool slot that neither a catalog row nor a warm entry holds, or
+ * POOL_SLOT_END. One catalog query: this runs under the lock claims take. */
+static uint32_t free_slot_locked(struct pool *p)
 {
+        bool used[POOL_SLOT_END - POOL_SLOT_FIRST] = {0};
+
+        if (catalog_uid_slots_used(manager_catalog(p->m), POOL_SLOT_FIRST, POOL_SLOT_END, used) < 0)
+                return POOL_SLOT_END;
         for (struct pool_entry *e = p->entries; e; e = e->next)
-                if (e->slot == slot)
-                        return true;
-        return catalog_uid_slot_in_use(manager_catalog(p->m), slot) != 0;
+                if (e->slot >= POOL_SLOT_FIRST && e->slot < POOL_SLOT_END)
+                        used[e->slot - POOL_SLOT_FIRST] = true;
+        for (uint32_t s = POOL_SLOT_FIRST; s < POOL_SLOT_END; s++)
+                if (!used[s - POOL_SLOT_FIRST])
+                        return s;
+        return POOL_SLOT_END;
 }
 
 /* Starts one warm sandbox of t, if the pool still lacks one. Returns 1 when it added one. */
@@ -93,11 +102,7 @@ static int fill_one(struct pool *p, const struct catalog_template *t)
         }
         pthread_mutex_lock(&p->lock);
         if (count_locked(p, t->id) < p->per_template)
-                for (uint32_t s = POOL_SLOT_FIRST; s < POOL_SLOT_END; s++)
-                        if (!slot_taken_locked(p, s)) {
-                                slot = s;
-                                break;
-                        }
+                slot = free_slot_locked(p);
         if (slot < POOL_SLOT_END) {
                 e->slot = slot;
                 e->next = p->entries;

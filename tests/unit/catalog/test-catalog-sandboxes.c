@@ -163,6 +163,27 @@ static void test_setters_and_delete(void **state)
         assert_int_equal(catalog_sandbox_delete(f->c, "../etc", &err), -ENOENT);
 }
 
+static void test_slots_used_in_range(void **state)
+{
+        struct fixture *f = *state;
+        struct catalog_sandbox s;
+        struct nb_error err = {0};
+        bool used[10] = {0};
+        const uint32_t slots[] = {2000, 2003, 2009, 2010, 1999};
+
+        for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+                char id[16];
+
+                snprintf(id, sizeof(id), "p%zu", i);
+                fill(&s, id, (int)i);
+                s.uid_slot = slots[i];
+                OK(catalog_sandbox_insert(f->c, &s, &err));
+        }
+        OK(catalog_uid_slots_used(f->c, 2000, 2010, used));
+        for (uint32_t k = 0; k < 10; k++)
+                assert_int_equal(used[k], k == 0 || k == 3 || k == 9);
+}
+
 static void test_slot_allocation_reuse(void **state)
 {
         struct fixture *f = *state;
@@ -336,6 +357,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_insert_rejects, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_setters_and_delete, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_slot_allocation_reuse, fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_slots_used_in_range, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_expired_and_all, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_threads_hammer, fixture_setup, fixture_teardown),
         };
