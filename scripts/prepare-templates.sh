@@ -2,7 +2,8 @@
 # Builds the built-in templates into TEMPLATES_DIR (as root):
 #   busybox  Debian's static busybox + a user; builds in well under a second
 #   base     Debian bookworm by mmdebstrap with python3, node, git, curl, sudo; about a minute
-#   code-interpreter-v1  base's root (layer ../base/rootfs) for @e2b/code-interpreter; instant
+#   code-interpreter-v1  a layer on base's root with numpy, pandas, matplotlib... (apt in an
+#            overlay on base) for @e2b/code-interpreter; about a minute
 #
 # usage: scripts/prepare-templates.sh TEMPLATES_DIR [NAME...]
 #
@@ -95,7 +96,7 @@ recipe_hash() { # name
   {
     (cd "$r" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
     sha256sum "$recipes/common.sh" | cut -d' ' -f1
-    RECIPE_DIR=$r "$r/build.sh" --inputs
+    RECIPE_DIR=$r TEMPLATES_DIR=$dir "$r/build.sh" --inputs
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -118,7 +119,7 @@ build_one() { # name
   # shellcheck disable=SC2064 # expanded now on purpose: $tmp is local to this function
   trap "remove_tree $(printf %q "$tmp")" EXIT
   say "building template '$name' in $tmp"
-  if ! RECIPE_DIR=$r "$r/build.sh" "$tmp/rootfs"; then
+  if ! RECIPE_DIR=$r TEMPLATES_DIR=$dir "$r/build.sh" "$tmp/rootfs"; then
     die "building template '$name' failed (see the messages above); fix the cause and run again, nothing was replaced"
   fi
   cp "$r/template.json" "$tmp/template.json"

@@ -60,20 +60,89 @@ process.on('SIGINT', () => {
   if (interruptWait) interruptWait(new Error('Script execution was interrupted by `SIGINT`'));
 });
 
-function formatValue(value) {
-  const res = {};
-  if (value !== null && typeof value === 'object') {
-    for (const [meth, key] of [['_repr_html_', 'html'], ['_repr_markdown_', 'markdown'], ['_repr_svg_', 'svg']]) {
-      if (typeof value[meth] === 'function') {
-        try {
-          const v = value[meth]();
-          if (typeof v === 'string') res[key] = v;
-        } catch {}
-      }
+// E2B's JavaScript kernel is ijavascript on its nel fork: a value's MIME bundle is
+// its _toMime(), text/plain from util.inspect, then _toHtml, _toSvg, _toPng and
+// _toJpeg; `$$` lets a cell send a result of its own ($$.html(...), $$.json(...))
+// or display several ($$.display().text(...)). Results take E2B's field names as
+// the Python driver's do (interp-display.py).
+const RESULT_FIELDS = [
+  ['text/plain', 'text'], ['text/html', 'html'], ['text/markdown', 'markdown'], ['image/svg+xml', 'svg'],
+  ['image/png', 'png'], ['image/jpeg', 'jpeg'], ['application/pdf', 'pdf'], ['text/latex', 'latex'],
+  ['application/json', 'json'], ['application/javascript', 'javascript'], ['e2b/data', 'data'], ['e2b/chart', 'chart'],
+];
+
+function mimeOf(value) {
+  if (value === null) return { 'text/plain': 'null' };
+  let mime;
+  if (typeof value._toMime === 'function') {
+    try {
+      mime = value._toMime();
+    } catch {}
+  }
+  if (mime === null || typeof mime !== 'object') mime = {};
+  if (!('text/plain' in mime)) {
+    try {
+      mime['text/plain'] = util.inspect(value);
+    } catch {}
+  }
+  for (const [meth, type] of [['_toHtml', 'text/html'], ['_toSvg', 'image/svg+xml'], ['_toPng', 'image/png'],
+    ['_toJpeg', 'image/jpeg']]) {
+    if (typeof value[meth] === 'function' && !(type in mime)) {
+      try {
+        mime[type] = value[meth]();
+      } catch {}
     }
   }
-  res.text = typeof value === 'string' ? value : util.inspect(value);
-  return res;
+  return mime;
+}
+
+function resultLine(mime, isMain) {
+  const rest = { ...mime };
+  const line = { type: 'result' };
+  for (const [type, field] of RESULT_FIELDS) {
+    let v = rest[type];
+    delete rest[type];
+    if (v === undefined || v === null) continue;
+    // E2B's server strips one pair of quotes from text/plain.
+    if (field === 'text' && typeof v === 'string' && v &&
+        ((v.startsWith("'") && v.endsWith("'")) || (v.startsWith('"') && v.endsWith('"')))) v = v.slice(1, -1);
+    line[field] = v;
+  }
+  line.extra = rest;
+  line.is_main_result = isMain;
+  return line;
+}
+
+// nel's $$ for one execution; what it sends after the cell ended is dropped.
+function makeDollar(run) {
+  const send = (mime, isMain) => {
+    if (run.ended) return;
+    if (isMain) run.mainSent = true;
+    emit(resultLine(mime, isMain));
+  };
+  const sender = (type) => (data) => send({ [type]: data }, true);
+  const $$ = {
+    mime: (bundle) => send({ ...bundle }, true),
+    text: sender('text/plain'),
+    html: sender('text/html'),
+    svg: sender('image/svg+xml'),
+    png: sender('image/png'),
+    jpeg: sender('image/jpeg'),
+    json: sender('application/json'),
+    sendResult: (value) => { send(mimeOf(value), true); run.finish(); },
+    sendError: (error) => { run.error = error; run.finish(); },
+    done: (value) => { if (value !== undefined) send(mimeOf(value), true); run.finish(); },
+    async: (on) => { run.async = on === undefined ? true : !!on; return run.async; },
+    display: () => {
+      const d = (type) => (data) => send({ [type]: data }, false);
+      return {
+        mime: (bundle) => send({ ...bundle }, false),
+        text: d('text/plain'), html: d('text/html'), svg: d('image/svg+xml'), png: d('image/png'),
+        jpeg: d('image/jpeg'), json: d('application/json'), close: () => {},
+      };
+    },
+  };
+  return $$;
 }
 
 // The driver's frames (vm, this file) are not the user's business.
@@ -94,17 +163,21 @@ async function execute(req) {
     saved[k] = process.env[k];
     process.env[k] = String(v);
   }
+  const run = { ended: false, mainSent: false, async: false, error: undefined };
+  const finished = new Promise((resolve) => { run.finish = resolve; });
+  globalThis.$$ = makeDollar(run);
   try {
     let value = vm.runInThisContext(req.code || '', { filename: `cell-${count}.js`, breakOnSigint: true });
-    if (value instanceof Promise) {
-      const interrupted = new Promise((_, reject) => { interruptWait = reject; });
-      try {
-        value = await Promise.race([value, interrupted]);
-      } finally {
-        interruptWait = null;
-      }
+    const interrupted = new Promise((_, reject) => { interruptWait = reject; });
+    try {
+      if (value instanceof Promise) value = await Promise.race([value, interrupted]);
+      // $$.async(): the cell ends when it calls $$.done() (or sendResult/sendError).
+      if (run.async) await Promise.race([finished, interrupted]);
+    } finally {
+      interruptWait = null;
     }
-    if (value !== undefined) emit({ type: 'result', is_main_result: true, ...formatValue(value) });
+    if (run.error !== undefined) throw run.error;
+    if (value !== undefined && !run.mainSent && !run.async) emit(resultLine(mimeOf(value), true));
   } catch (e) {
     const isErr = e instanceof Error;
     emit({
@@ -114,6 +187,7 @@ async function execute(req) {
       traceback: isErr && e.stack ? userStack(e.stack) : String(e),
     });
   } finally {
+    run.ended = true;
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;

@@ -1,5 +1,6 @@
-# nestbox code-interpreter driver: one long-lived python3 per context, started by
-# the agent as `python3 -u -c <this source>` (embedded in the agent at build time).
+# nestbox code-interpreter driver, part 3 of 3: the process and its loop (see
+# interp-display.py for how the parts are joined). One long-lived python3 per
+# context, started by the agent as `python3 -u -c <the joined source>`.
 #
 # Protocol with the agent (src/agent/interp-kernel.c):
 #   stdin  (agent -> driver): one JSON object per line, {"code": str, "env_vars": {k: v}}
@@ -11,7 +12,7 @@
 # The driver moves those three fds out of the way at start: user code sees stdin
 # /dev/null, and fds 1 and 2 are pipes read back here, so output of subprocesses
 # and C code is captured like Python-level prints.
-import ast, base64, builtins, codecs, datetime, json, linecache, os, queue, select, signal, sys, threading, time, traceback, types
+import ast, builtins, codecs, datetime, json, linecache, os, queue, select, signal, sys, threading, time, traceback, types
 
 FLUSH_SECONDS = 0.05
 
@@ -44,7 +45,10 @@ def _now():
 
 
 def emit(obj):
-    data = (json.dumps(obj, ensure_ascii=False, default=str) + "\n").encode("utf-8", "replace")
+    emit_bytes(dumps_line(obj))
+
+
+def emit_bytes(data):
     main = threading.current_thread() is threading.main_thread()
     with _lock:
         # An interrupt must not cut a line in half (the agent would lose it): the
@@ -216,99 +220,6 @@ def flush_all():
         STDERR.flush()
 
 
-# --- rich results ------------------------------------------------------------
-
-REPR_METHODS = (
-    ("_repr_html_", "html"),
-    ("_repr_markdown_", "markdown"),
-    ("_repr_svg_", "svg"),
-    ("_repr_png_", "png"),
-    ("_repr_jpeg_", "jpeg"),
-    ("_repr_pdf_", "pdf"),
-    ("_repr_latex_", "latex"),
-    ("_repr_json_", "json"),
-    ("_repr_javascript_", "javascript"),
-)
-MIME_KEYS = {
-    "text/plain": "text",
-    "text/html": "html",
-    "text/markdown": "markdown",
-    "image/svg+xml": "svg",
-    "image/png": "png",
-    "image/jpeg": "jpeg",
-    "application/pdf": "pdf",
-    "text/latex": "latex",
-    "application/json": "json",
-    "application/javascript": "javascript",
-    "e2b/data": "data",
-    "e2b/chart": "chart",
-}
-BINARY_KEYS = ("png", "jpeg", "pdf")
-
-
-def _store(out, key, value):
-    if value is None:
-        return
-    if isinstance(value, tuple) and len(value) == 2:  # (data, metadata)
-        value = value[0]
-        if value is None:
-            return
-    if key in BINARY_KEYS and isinstance(value, (bytes, bytearray)):
-        value = base64.b64encode(bytes(value)).decode("ascii")
-    elif key == "json" and isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return
-    out[key] = value
-
-
-def format_value(value):
-    out = {}
-    is_class = isinstance(value, type)
-    if not is_class:
-        bundle = getattr(value, "_repr_mimebundle_", None)
-        if callable(bundle):
-            try:
-                data = bundle()
-                if isinstance(data, tuple):
-                    data = data[0]
-                for mime, v in (data or {}).items():
-                    key = MIME_KEYS.get(mime, mime)
-                    _store(out, key, v)
-            except Exception:
-                pass
-        for meth, key in REPR_METHODS:
-            if key in out:
-                continue
-            f = getattr(value, meth, None)
-            if not callable(f):
-                continue
-            try:
-                _store(out, key, f())
-            except Exception:
-                pass
-    if "text" not in out:
-        try:
-            out["text"] = repr(value)
-        except Exception as e:
-            out["text"] = "<repr failed: %s: %s>" % (type(e).__name__, e)
-    text = out["text"]
-    # E2B's server strips one pair of surrounding quotes from text/plain.
-    if isinstance(text, str) and len(text) >= 2 and text[0] == "'" and text[-1] == "'":
-        out["text"] = text[1:-1]
-    return out
-
-
-def display(*objs, **kwargs):
-    """IPython's display(): each object becomes a result that is not the main one."""
-    for obj in objs:
-        flush_all()
-        res = {"type": "result", "is_main_result": False}
-        res.update(format_value(obj))
-        emit(res)
-
-
 # --- execution -----------------------------------------------------------------
 
 
@@ -331,16 +242,30 @@ sys.modules["__main__"] = _main
 NAMESPACE = _main.__dict__
 NAMESPACE["__builtins__"] = builtins
 NAMESPACE["display"] = display
+# The filename of the driver's own code (python3 -c).
+DRIVER_FILENAME = sys._getframe().f_code.co_filename
+install_import_hooks()
 
 
 def user_traceback(exc):
     # Drop the driver's frames (and ast.parse's for a SyntaxError): the user's
-    # traceback starts at the cell.
+    # traceback starts at the cell. An error raised outside any cell frame (a
+    # formatter, a figure being drawn) starts at the first frame not the driver's.
     tb = exc.__traceback__
     while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell-"):
         tb = tb.tb_next
+    if tb is None and not isinstance(exc, SyntaxError):
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == DRIVER_FILENAME:
+            tb = tb.tb_next
     exc.__traceback__ = tb
     return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def report_exception(e):
+    """An error line for e, as IPython's showtraceback sends one."""
+    flush_all()
+    emit({"type": "error", "name": type(e).__name__, "value": str(e), "traceback": user_traceback(e)})
 
 
 def run_cell(code, filename):
@@ -358,6 +283,18 @@ def run_cell(code, filename):
     return last is not None, value
 
 
+def post_execute():
+    """What IPython runs after every cell, error or not: matplotlib's figures."""
+    State.executing = True  # an interrupt ends a long drawing
+    try:
+        flush_figures()
+    except BaseException as e:
+        State.pending = False
+        report_exception(e)
+    finally:
+        State.executing = False
+
+
 def execute(req):
     State.count += 1
     emit({"type": "number_of_executions", "execution_count": State.count})
@@ -371,22 +308,27 @@ def execute(req):
             os.environ[k] = str(v)  # a bad name raises here: an error of this run
         has_value, value = run_cell(code, filename)
         flush_all()
-        if has_value and value is not None:
+        # The value of the last expression, unless None or the cell ends with ';'.
+        if has_value and value is not None and not semicolon_at_end(code):
             NAMESPACE["_"] = value
-            res = {"type": "result", "is_main_result": True}
-            res.update(format_value(value))
-            emit(res)
+            State.executing = True  # formatting a huge value can be interrupted too
+            try:
+                bundle = mime_bundle(value)
+                if bundle:
+                    publish(bundle, True)
+            finally:
+                State.executing = False
     except BaseException as e:  # KeyboardInterrupt and SystemExit too, as Jupyter reports them
         State.executing = False
         State.pending = False
-        flush_all()
-        emit({"type": "error", "name": type(e).__name__, "value": str(e), "traceback": user_traceback(e)})
+        report_exception(e)
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    post_execute()
     flush_all()
     emit({"type": "end_of_execution"})
 

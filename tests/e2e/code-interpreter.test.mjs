@@ -241,7 +241,8 @@ test('raw HTTP: /health, 400 for context_id + language, NDJSON has no blank line
   assert.equal(msgs.at(-1).type, 'end_of_execution');
   const out = msgs.find((m) => m.type === 'stdout');
   assert.match(out.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
-  assert.deepEqual(msgs.find((m) => m.type === 'result'), { type: 'result', is_main_result: true, text: '3' });
+  // E2B's server sends every Result field that is not None: extra is {} when empty.
+  assert.deepEqual(msgs.find((m) => m.type === 'result'), { type: 'result', text: '3', extra: {}, is_main_result: true });
 });
 
 test('the interpreter runs as the sandbox user in /home/user', async () => {
@@ -296,6 +297,210 @@ test('a template without python3 or node -> ContextStartFailed naming it', async
   } finally {
     await bb.kill();
   }
+});
+
+// --- rich results: pandas, numpy, matplotlib, PIL in code-interpreter-v1 ---------
+
+// Width and height from a PNG's IHDR chunk (after the 8-byte signature).
+function pngSize(b64) {
+  const png = Buffer.from(b64, 'base64');
+  assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+  assert.equal(png.subarray(12, 16).toString('latin1'), 'IHDR');
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+// Dots per inch from a PNG's pHYs chunk (pixels per metre), or null without one.
+function pngDpi(b64) {
+  const png = Buffer.from(b64, 'base64');
+  for (let off = 8; off + 8 <= png.length; ) {
+    const len = png.readUInt32BE(off);
+    if (png.subarray(off + 4, off + 8).toString('latin1') === 'pHYs')
+      return [png.readUInt32BE(off + 8), png.readUInt32BE(off + 12)].map((ppm) => Math.round(ppm * 0.0254));
+    off += 12 + len;
+  }
+  return null;
+}
+
+test('a DataFrame as the last expression -> main result with text, html and data', async () => {
+  const ex = await sbx.runCode("import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})\ndf");
+  assert.equal(ex.error, undefined);
+  assert.equal(ex.results.length, 1);
+  const r = ex.results[0];
+  assert.equal(r.isMainResult, true);
+  assert.equal(r.text, '   a  b\n0  1  x\n1  2  y');
+  assert.equal(ex.text, r.text);
+  assert.match(r.html, /^<div>/);
+  assert.match(r.html, /<table border="1" class="dataframe">/);
+  assert.match(r.html, /<th>a<\/th>\s*<th>b<\/th>/);
+  assert.match(r.html, /<td>2<\/td>\s*<td>y<\/td>/);
+  // E2B's e2b/data: to_dict(orient='list'); NaN as "nan", Timestamps as ISO text.
+  assert.deepEqual(r.data, { a: [1, 2], b: ['x', 'y'] });
+  assert.deepEqual(r.formats(), ['html', 'data']);
+  assert.deepEqual(r.extra, {});
+  const ts = await sbx.runCode("pd.DataFrame({'v': [1.5, None], 't': pd.to_datetime(['2024-01-01', '2024-01-02'])})");
+  assert.deepEqual(ts.results[0].data, { v: [1.5, 'nan'], t: ['2024-01-01T00:00:00', '2024-01-02T00:00:00'] });
+  // Wide frames wrap at 80 columns with up to 20 columns shown, as in a Jupyter kernel.
+  const wide = await sbx.runCode('pd.DataFrame([list(range(30))])');
+  assert.equal(
+    wide.text,
+    '   0   1   2   3   4   5   6   7   8   9   ...  20  21  22  23  24  25  26  \\\n' +
+      '0   0   1   2   3   4   5   6   7   8   9  ...  20  21  22  23  24  25  26   \n\n' +
+      '   27  28  29  \n0  27  28  29  \n\n[1 rows x 30 columns]',
+  );
+});
+
+test('plt.plot + plt.show() -> a PNG at the figure dpi and a line chart', async () => {
+  const events = [];
+  const ex = await sbx.runCode(
+    [
+      'import io, matplotlib.pyplot as plt',
+      'from PIL import Image',
+      'fig = plt.figure(figsize=(4, 3), dpi=50)',
+      "plt.plot([1, 2, 3], [1, 4, 9], label='sq')",
+      "plt.title('Squares'); plt.xlabel('time (s)'); plt.ylabel('area [m2]')",
+      "buf = io.BytesIO(); fig.savefig(buf, format='png', bbox_inches='tight')",
+      "print('%dx%d' % Image.open(buf).size)",
+      'plt.show()',
+    ].join('\n'),
+    { onResult: (r) => events.push(['result', r]), onStdout: (m) => events.push(['stdout', m.line]) },
+  );
+  assert.equal(ex.error, undefined);
+  assert.deepEqual(events.map(([k]) => k), ['stdout', 'result']);
+  assert.equal(ex.results.length, 1);
+  const r = ex.results[0];
+  assert.equal(r.isMainResult, false);
+  assert.equal(r.text, '<Figure size 200x150 with 1 Axes>');
+  // The figure's 4x3 in at its 50 dpi, cut to what is drawn (bbox_inches='tight', as
+  // IPython's print_figure): exactly what savefig makes of it in the sandbox.
+  const [w, h] = pngSize(r.png);
+  assert.equal(`${w}x${h}\n`, ex.logs.stdout[0]);
+  assert.ok(Math.abs(w - 4 * 50) < 30 && Math.abs(h - 3 * 50) < 30, `PNG is ${w}x${h}`);
+  assert.deepEqual(pngDpi(r.png), [50, 50]);
+  assert.deepEqual(r.chart, {
+    type: 'line',
+    title: 'Squares',
+    elements: [{ label: 'sq', points: [[1, 1], [2, 4], [3, 9]] }],
+    x_label: 'time (s)',
+    y_label: 'area [m2]',
+    x_unit: 's',
+    y_unit: 'm2',
+    x_ticks: r.chart.x_ticks,
+    x_tick_labels: r.chart.x_tick_labels,
+    x_scale: 'linear',
+    y_ticks: r.chart.y_ticks,
+    y_tick_labels: r.chart.y_tick_labels,
+    y_scale: 'linear',
+  });
+  // Ticks as drawn, labels as matplotlib writes them (filled in by the drawing).
+  assert.deepEqual(r.chart.x_ticks, [0.5, 1, 1.5, 2, 2.5, 3, 3.5]);
+  assert.deepEqual(r.chart.x_tick_labels, ['0.5', '1.0', '1.5', '2.0', '2.5', '3.0', '3.5']);
+  assert.equal(r.chart.y_ticks.length, r.chart.y_tick_labels.length);
+  assert.deepEqual(r.chart.y_tick_labels, r.chart.y_ticks.map((t) => String(t)));
+  // plt.show() closed the figure: the next cell has nothing left to show.
+  assert.deepEqual((await sbx.runCode('len(plt.get_fignums())')).text, '0');
+});
+
+test('a bar chart left open at the end of the cell is shown, with its bars', async () => {
+  const ex = await sbx.runCode(
+    "import matplotlib.pyplot as plt\nplt.bar(['A', 'B', 'C'], [3, 5, 1], label='sold')\nplt.xlabel('Shop'); plt.ylabel('Units');",
+  );
+  assert.equal(ex.error, undefined);
+  // The trailing ';' hides the last value (IPython); the open figure still shows.
+  assert.equal(ex.results.length, 1);
+  const r = ex.results[0];
+  assert.equal(r.isMainResult, false);
+  assert.ok(pngSize(r.png)[0] > 100);
+  assert.deepEqual(r.chart, {
+    type: 'bar',
+    title: null,
+    elements: [
+      { label: 'A', group: 'sold', value: 3 },
+      { label: 'B', group: 'sold', value: 5 },
+      { label: 'C', group: 'sold', value: 1 },
+    ],
+    x_label: 'Shop',
+    y_label: 'Units',
+    x_unit: null,
+    y_unit: null,
+  });
+  // Without ';' the value comes first (main), then the figure, as in Jupyter.
+  const two = await sbx.runCode("plt.scatter([1, 2], [2, 1], label='p')");
+  assert.deepEqual(two.results.map((x) => x.isMainResult), [true, false]);
+  // IPython's pretty printer names objects without a repr of their own like this.
+  assert.match(two.results[0].text, /^<matplotlib\.collections\.PathCollection at 0x[0-9a-f]+>$/);
+  assert.equal(two.results[1].text, '<Figure size 640x480 with 1 Axes>');
+  assert.equal(two.results[1].chart.type, 'scatter');
+  assert.deepEqual(two.results[1].chart.elements, [{ label: 'p', points: [[1, 2], [2, 1]] }]);
+});
+
+test('display() of several objects -> results in order, only the last expression main', async () => {
+  const events = [];
+  const ex = await sbx.runCode(
+    "display(1, 'two')\ndisplay({'k': [1, 2]})\nprint('between')\nfrom IPython.display import HTML\ndisplay(HTML('<i>h</i>'))\n[3, 4]",
+    { onResult: (r) => events.push(['result', r.text]), onStdout: (m) => events.push(['stdout', m.line]) },
+  );
+  assert.equal(ex.error, undefined);
+  assert.deepEqual(events, [
+    ['result', '1'],
+    ['result', 'two'],
+    ['result', "{'k': [1, 2]}"],
+    ['stdout', 'between\n'],
+    ['result', '<IPython.core.display.HTML object>'],
+    ['result', '[3, 4]'],
+  ]);
+  assert.deepEqual(ex.results.map((r) => r.isMainResult), [false, false, false, false, true]);
+  // Lists and dicts also come as JSON (E2B's application/json formatter).
+  assert.deepEqual(ex.results[2].json, { k: [1, 2] });
+  assert.equal(ex.results[3].html, '<i>h</i>');
+  assert.deepEqual(ex.results[4].json, [3, 4]);
+  assert.equal(ex.text, '[3, 4]');
+  // Long containers break over lines like IPython's pretty printer.
+  assert.equal((await sbx.runCode('list(range(30))')).text, `[${Array.from({ length: 30 }, (_, i) => i).join(',\n ')}]`);
+});
+
+test('numpy arrays and PIL images', async () => {
+  const ex = await sbx.runCode('import numpy as np\nnp.arange(6).reshape(2, 3)');
+  assert.equal(ex.text, 'array([[0, 1, 2],\n       [3, 4, 5]])');
+  assert.deepEqual(ex.results[0].formats(), []);
+  const img = await sbx.runCode(
+    "from PIL import Image\nim = Image.new('RGB', (16, 8), 'red')\nim.show()\nim.save('/tmp/red.png')\nNone",
+  );
+  // Image.show() and Image.save(path) display the image (E2B's startup scripts).
+  assert.equal(img.results.length, 2);
+  for (const r of img.results) assert.deepEqual(pngSize(r.png), [16, 8]);
+});
+
+test('an error inside pandas code -> ExecutionError with the library frames', async () => {
+  const ex = await sbx.runCode("import pandas as pd\ndf = pd.DataFrame({'a': [1]})\ndf['missing'].sum()");
+  assert.equal(ex.error?.name, 'KeyError');
+  assert.equal(ex.error.value, "'missing'");
+  assert.match(ex.error.traceback, /Traceback \(most recent call last\)/);
+  assert.match(ex.error.traceback, /File "<cell-\d+>", line 3, in <module>\n\s+df\['missing'\]\.sum\(\)/);
+  assert.match(ex.error.traceback, /pandas\/core\/frame\.py/);
+  assert.match(ex.error.traceback, /KeyError: 'missing'\n$/);
+  assert.deepEqual(ex.results, []);
+});
+
+test('matplotlib outside the interpreter keeps its Agg default', async () => {
+  const ex = await sbx.runCode(
+    "import subprocess\nsubprocess.run(['python3', '-c', 'import matplotlib.pyplot as plt; print(plt.get_backend())']); None",
+  );
+  assert.deepEqual(ex.logs, { stdout: ['agg\n'], stderr: [] });
+  assert.equal((await sbx.runCode('import matplotlib; matplotlib.get_backend()')).text, 'module://nestbox_inline');
+});
+
+test('javascript: $$.html sets the result, $$.display() adds others', async () => {
+  const ex = await sbx.runCode("$$.display().text('first'); $$.html('<b>x</b>'); 42", { language: 'js' });
+  assert.equal(ex.error, undefined);
+  assert.deepEqual(ex.results.map((r) => [r.isMainResult, r.text, r.html]), [
+    [false, 'first', undefined],
+    [true, undefined, '<b>x</b>'],
+  ]);
+  const json = await sbx.runCode('$$.json({ a: [1, 2] })', { language: 'js' });
+  assert.deepEqual(json.results[0].json, { a: [1, 2] });
+  const obj = await sbx.runCode("({ _toHtml: () => '<p>o</p>', n: 1 })", { language: 'js' });
+  assert.equal(obj.results[0].html, '<p>o</p>');
+  assert.match(obj.text, /n: 1/);
 });
 
 test('teardown: kill the sandbox', async () => {

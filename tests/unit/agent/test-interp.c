@@ -165,6 +165,72 @@ static void test_result_and_state(void **state)
         json_decref(l);
 }
 
+/* The n-th line of the given type, or NULL. */
+static json_t *find_nth(json_t *lines, const char *type, size_t n)
+{
+        size_t i;
+        json_t *v;
+
+        json_array_foreach(lines, i, v)
+                if (strcmp(json_string_value(json_object_get(v, "type")), type) == 0 && n-- == 0)
+                        return v;
+        return NULL;
+}
+
+/* A line as compact JSON, keys in the order the driver sent them. */
+static char *compact(json_t *v)
+{
+        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+        assert_non_null(s);
+        return s;
+}
+
+/* E2B's Result shape (protocol.md 5.2): fields in its model's order, unknown MIME
+ * types under "extra", one pair of quotes stripped from text, NaN in JSON as null;
+ * a trailing ';' hides the value; a failing repr is an error of the cell. */
+static void test_result_shape(void **state)
+{
+        json_t *l = execute_code("class R:\n"
+                                 "    def _repr_mimebundle_(self, include=None, exclude=None):\n"
+                                 "        return {'text/plain': 'R!', 'application/x-custom': {'k': 1}}\n"
+                                 "    def _repr_markdown_(self): return '*m*'\n"
+                                 "display(R())\n"
+                                 "display({'text/latex': '$x$'}, raw=True)\n"
+                                 "display([float('nan')])\n"
+                                 "\"it's\"");
+        char *s;
+
+        s = compact(find_nth(l, "result", 0));
+        assert_string_equal(s, "{\"type\":\"result\",\"text\":\"R!\",\"markdown\":\"*m*\","
+                               "\"extra\":{\"application/x-custom\":{\"k\":1}},\"is_main_result\":false}");
+        free(s);
+        s = compact(find_nth(l, "result", 1));
+        assert_string_equal(s, "{\"type\":\"result\",\"latex\":\"$x$\",\"extra\":{},\"is_main_result\":false}");
+        free(s);
+        s = compact(find_nth(l, "result", 2));
+        assert_string_equal(s, "{\"type\":\"result\",\"text\":\"[nan]\",\"json\":[null],\"extra\":{},"
+                               "\"is_main_result\":false}");
+        free(s);
+        s = compact(find_nth(l, "result", 3));
+        assert_string_equal(s, "{\"type\":\"result\",\"text\":\"it's\",\"extra\":{},\"is_main_result\":true}");
+        free(s);
+        assert_null(find_nth(l, "result", 4));
+        assert_null(find(l, "error"));
+        json_decref(l);
+
+        l = execute_code("1 + 1;  # hidden");
+        assert_null(find(l, "result"));
+        json_decref(l);
+
+        l = execute_code("class B:\n    def __repr__(self): raise ValueError('bad repr')\nB()");
+        assert_null(find(l, "result"));
+        assert_string_equal(str(find(l, "error"), "name"), "ValueError");
+        assert_string_equal(str(find(l, "error"), "value"), "bad repr");
+        assert_non_null(strstr(str(find(l, "error"), "traceback"), "in __repr__"));
+        json_decref(l);
+}
+
 static void test_streams_in_order(void **state)
 {
         json_t *l = execute_code("import sys, os\nprint('a')\nprint('b', file=sys.stderr)\n"
@@ -394,6 +460,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_health),
                 cmocka_unit_test(test_result_and_state),
+                cmocka_unit_test(test_result_shape),
                 cmocka_unit_test(test_streams_in_order),
                 cmocka_unit_test(test_error),
                 cmocka_unit_test(test_env_vars_one_run),
