@@ -1,4 +1,4 @@
-# nestbox code-interpreter driver, part 3 of 3: the process and its loop (see
+# nestbox code-interpreter driver, part 4 of 4: the process and its loop (see
 # interp-display.py for how the parts are joined). One long-lived python3 per
 # context, started by the agent as `python3 -u -c <the joined source>`.
 #
@@ -242,6 +242,7 @@ sys.modules["__main__"] = _main
 NAMESPACE = _main.__dict__
 NAMESPACE["__builtins__"] = builtins
 NAMESPACE["display"] = display
+install_shell(NAMESPACE)
 # The filename of the driver's own code (python3 -c).
 DRIVER_FILENAME = sys._getframe().f_code.co_filename
 install_import_hooks()
@@ -269,7 +270,7 @@ def report_exception(e):
 
 
 def run_cell(code, filename):
-    tree = ast.parse(code, filename, "exec")
+    tree = ast.parse(transform_cell(code), filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)

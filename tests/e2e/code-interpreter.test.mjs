@@ -503,6 +503,43 @@ test('javascript: $$.html sets the result, $$.display() adds others', async () =
   assert.match(obj.text, /n: 1/);
 });
 
+test('IPython magics and shell escapes: %matplotlib inline, !cmd, x = !cmd, %%writefile, %%bash, %cd', async () => {
+  const plot = await sbx.runCode('%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()');
+  assert.equal(plot.error, undefined);
+  assert.equal(plot.results.length, 1);
+  assert.ok(plot.results[0].png, 'the figure still comes back as a PNG');
+
+  const shell = await sbx.runCode('!echo shell-$((1+1))');
+  assert.equal(shell.error, undefined);
+  assert.deepEqual(shell.logs.stdout, ['shell-2\n']);
+
+  const captured = await sbx.runCode("files = !printf 'a\\nb\\n'\nfiles");
+  assert.equal(captured.error, undefined);
+  assert.equal(captured.text, "['a', 'b']");
+
+  const written = await sbx.runCode('%%writefile /tmp/magic.txt\nhello from a cell');
+  assert.equal(written.error, undefined);
+  assert.deepEqual(written.logs.stdout, ['Writing /tmp/magic.txt\n']);
+  assert.equal((await sbx.files.read('/tmp/magic.txt')).trim(), 'hello from a cell');
+
+  const bash = await sbx.runCode('%%bash\necho from-bash\necho to-stderr >&2');
+  assert.equal(bash.error, undefined);
+  assert.deepEqual(bash.logs.stdout, ['from-bash\n']);
+  assert.deepEqual(bash.logs.stderr, ['to-stderr\n']);
+
+  const cd = await sbx.runCode('%cd /tmp\nimport os\nos.getcwd()');
+  assert.equal(cd.text, '/tmp'); // E2B's server strips one pair of quotes from text
+  await sbx.runCode('%cd /home/user');
+
+  const unknown = await sbx.runCode('%nosuchmagic');
+  assert.equal(unknown.error?.name, 'UsageError');
+  assert.equal(unknown.error?.value, 'Line magic function `%nosuchmagic` not found.');
+
+  // Only the cell sees get_ipython(); libraries asking IPython get "no shell".
+  const lib = await sbx.runCode('from IPython import get_ipython as g\nprint(g())');
+  assert.deepEqual(lib.logs.stdout, ['None\n']);
+});
+
 test('teardown: kill the sandbox', async () => {
   await sbx.kill();
 });
