@@ -1,10 +1,10 @@
-# nestbox code-interpreter driver, part 1 of 4: rich results.
+# nestbox code-interpreter driver, part 1 of 5: rich results.
 #
-# interp-embed.py joins interp-display.py, interp-mpl.py, interp-magics.py and
-# interp-kernel.py, in that order, into the one script the agent runs as
-# `python3 -u -c`; the parts share one namespace. The first three only define
-# names (no side effect at import); interp-kernel.py sets the process up and runs
-# the loop.
+# interp-embed.py joins interp-display.py, interp-mpl.py, interp-magics.py,
+# interp-bash.py and interp-kernel.py, in that order, into the one script the
+# agent runs as `python3 -u -c`; the parts share one namespace. The first four
+# only define names (no side effect at import); interp-kernel.py sets the process
+# up and runs the loop.
 #
 # What a Jupyter kernel behind E2B's server makes of a value, without IPython in
 # the loop: each value shown (the cell's last expression, display(), plt.show(),

@@ -65,13 +65,17 @@ static int parse_language(const char *lang, enum interp_language *ret, char *mes
                 *ret = INTERP_PYTHON;
                 return 0;
         }
+        if (strcmp(buf, "bash") == 0 || strcmp(buf, "sh") == 0) {
+                *ret = INTERP_BASH;
+                return 0;
+        }
         if (strcmp(buf, "javascript") == 0 || strcmp(buf, "js") == 0) {
                 *ret = INTERP_JAVASCRIPT;
                 return 0;
         }
         snprintf(message, n,
-                 "language '%.64s' is not supported by nestbox's code interpreter: only python and javascript "
-                 "are available%s",
+                 "language '%.64s' is not supported by nestbox's code interpreter: only python, javascript and "
+                 "bash are available%s",
                  buf,
                  strcmp(buf, "ts") == 0 || strcmp(buf, "typescript") == 0 ? " (typescript needs a compiler we do not ship)"
                                                                            : "");

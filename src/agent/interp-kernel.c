@@ -323,7 +323,7 @@ static void ctx_diag_event(struct loop_io *io, uint32_t events)
 
 const char *interp_language_name(enum interp_language l)
 {
-        return l == INTERP_JAVASCRIPT ? "javascript" : "python";
+        return l == INTERP_JAVASCRIPT ? "javascript" : l == INTERP_BASH ? "bash" : "python";
 }
 
 static const char *ctx_program(const struct interp_ctx *ctx)
@@ -337,7 +337,7 @@ static int ctx_spawn(struct interp_ctx *ctx, struct nb_error *err)
          * so sh hands it commands on fd 3, events on fd 4, and stdin /dev/null, with
          * fds 1 and 2 on the diagnostics pipe (so a child's raw output cannot
          * corrupt the event stream). */
-        char *py_args[] = {(char *)"-u", (char *)"-c", (char *)interp_kernel_py};
+        char *py_args[] = {(char *)"-u", (char *)"-c", (char *)interp_kernel_py, (char *)"bash"};
         /* The script is $1, not $0: sh prefixes its own errors with $0 ("node: not found"). */
         char *js_args[] = {(char *)"-c", (char *)"exec node -e \"$1\" 3<&0 4>&1 </dev/null >&2",
                            (char *)"nestbox-js", (char *)interp_kernel_js};
@@ -354,7 +354,8 @@ static int ctx_spawn(struct interp_ctx *ctx, struct nb_error *err)
         } else {
                 cfg.cmd = (char *)"python3";
                 cfg.args = py_args;
-                cfg.n_args = ELEMENTSOF(py_args);
+                /* The extra argument makes the driver run bash cells (interp-bash.py). */
+                cfg.n_args = ctx->language == INTERP_BASH ? ELEMENTSOF(py_args) : ELEMENTSOF(py_args) - 1;
         }
         cfg.cwd = ctx->cwd;
         req.process = &cfg;

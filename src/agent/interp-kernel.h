@@ -26,9 +26,10 @@ struct interp_job;
 enum interp_language {
         INTERP_PYTHON,
         INTERP_JAVASCRIPT,
+        INTERP_BASH, /* the Python driver running bash cells */
 };
 
-/** "python" / "javascript". */
+/** "python" / "javascript" / "bash". */
 const char *interp_language_name(enum interp_language l);
 
 struct interp_ctx {

@@ -1,4 +1,4 @@
-# nestbox code-interpreter driver, part 4 of 4: the process and its loop (see
+# nestbox code-interpreter driver, part 5 of 5: the process and its loop (see
 # interp-display.py for how the parts are joined). One long-lived python3 per
 # context, started by the agent as `python3 -u -c <the joined source>`.
 #
@@ -266,6 +266,9 @@ def user_traceback(exc):
 def report_exception(e):
     """An error line for e, as IPython's showtraceback sends one."""
     flush_all()
+    if isinstance(e, BashCellFailed):
+        emit({"type": "error", "name": "", "value": str(e.status), "traceback": ""})
+        return
     emit({"type": "error", "name": type(e).__name__, "value": str(e), "traceback": user_traceback(e)})
 
 
@@ -296,6 +299,14 @@ def post_execute():
         State.executing = False
 
 
+class _CellDone(Exception):
+    """A bash cell ran: skip what only Python cells have (their value)."""
+
+
+# `python3 -c <driver> bash`: the cells are bash (interp-bash.py), not Python.
+BASH_CELLS = sys.argv[1:2] == ["bash"]
+
+
 def execute(req):
     State.count += 1
     emit({"type": "number_of_executions", "execution_count": State.count})
@@ -304,6 +315,13 @@ def execute(req):
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     saved = {}
     try:
+        if BASH_CELLS:
+            State.executing = True
+            try:
+                run_bash_cell(code, req.get("env_vars") or {})
+            finally:
+                State.executing = False
+            raise _CellDone
         for k, v in (req.get("env_vars") or {}).items():
             saved[k] = os.environ.get(k)
             os.environ[k] = str(v)  # a bad name raises here: an error of this run
@@ -319,6 +337,8 @@ def execute(req):
                     publish(bundle, True)
             finally:
                 State.executing = False
+    except _CellDone:
+        pass
     except BaseException as e:  # KeyboardInterrupt and SystemExit too, as Jupyter reports them
         State.executing = False
         State.pending = False

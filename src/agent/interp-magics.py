@@ -1,4 +1,4 @@
-# nestbox code-interpreter driver, part 3 of 4: IPython's magics and shell escapes.
+# nestbox code-interpreter driver, part 3 of 5: IPython's magics and shell escapes.
 #
 # Notebook code written for E2B (by people and by models) starts with
 # `%matplotlib inline`, installs with `!pip install` or `%pip install`, runs

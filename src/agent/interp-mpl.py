@@ -1,4 +1,4 @@
-# nestbox code-interpreter driver, part 2 of 4: matplotlib (see interp-display.py
+# nestbox code-interpreter driver, part 2 of 5: matplotlib (see interp-display.py
 # for how the parts are joined).
 #
 # A Jupyter kernel runs pyplot on matplotlib-inline's backend: plt.show() displays

@@ -184,7 +184,7 @@ test('a silent run of 6 s gets a keepalive line and still ends well', async () =
 test('unsupported language -> a clear error, not a fake success', async () => {
   const ex = await sbx.runCode('print(1)', { language: 'r' });
   assert.equal(ex.error?.name, 'UnsupportedLanguage');
-  assert.match(ex.error.value, /only python and javascript/);
+  assert.match(ex.error.value, /only python, javascript and bash/);
   assert.deepEqual(ex.results, []);
   const err = await sbx.createCodeContext({ language: 'r' }).then(() => null, (e) => e);
   assert.ok(err instanceof SandboxError, `got ${err?.name}: ${err?.message}`);
@@ -538,6 +538,38 @@ test('IPython magics and shell escapes: %matplotlib inline, !cmd, x = !cmd, %%wr
   // Only the cell sees get_ipython(); libraries asking IPython get "no shell".
   const lib = await sbx.runCode('from IPython import get_ipython as g\nprint(g())');
   assert.deepEqual(lib.logs.stdout, ['None\n']);
+});
+
+test("language 'bash': state carries over, output streams, a failing cell is an error with its status", async () => {
+  const ctx = await sbx.createCodeContext({ language: 'bash' });
+  assert.equal(ctx.language, 'bash');
+  const first = await sbx.runCode('GREETING=hello; cd /tmp; f() { echo "f says $1"; }', { context: ctx });
+  assert.equal(first.error, undefined);
+  const second = await sbx.runCode('echo "$GREETING from $(pwd)"; f twice; echo oops >&2', { context: ctx });
+  assert.equal(second.error, undefined);
+  assert.deepEqual(second.logs.stdout.join(''), 'hello from /tmp\nf says twice\n');
+  assert.deepEqual(second.logs.stderr, ['oops\n']);
+  assert.deepEqual(second.results, []);
+  const failed = await sbx.runCode('echo before; false', { context: ctx });
+  assert.deepEqual(failed.logs.stdout, ['before\n']);
+  assert.equal(failed.error?.name, '');
+  assert.equal(failed.error?.value, '1');
+  const envs = await sbx.runCode('echo "$ONLY_HERE"', { context: ctx, envs: { ONLY_HERE: 'per run' } });
+  assert.deepEqual(envs.logs.stdout, ['per run\n']);
+  const after = await sbx.runCode('echo "[${ONLY_HERE-unset}]"', { context: ctx });
+  assert.deepEqual(after.logs.stdout, ['[unset]\n']);
+  // Without a context: the default bash context.
+  const plain = await sbx.runCode('echo $((6*7))', { language: 'bash' });
+  assert.deepEqual(plain.logs.stdout, ['42\n']);
+  // `exit` ends that bash; the next cell gets a fresh one.
+  const exited = await sbx.runCode('exit 3', { context: ctx });
+  assert.equal(exited.error?.value, '3');
+  const fresh = await sbx.runCode('echo "${GREETING-gone}"', { context: ctx });
+  assert.deepEqual(fresh.logs.stdout, ['gone\n']);
+  // A timeout interrupts what runs; the context answers the next cell.
+  await assert.rejects(sbx.runCode('sleep 30', { context: ctx, timeoutMs: 1000 }), TimeoutError);
+  const next = await sbx.runCode('echo alive', { context: ctx });
+  assert.deepEqual(next.logs.stdout, ['alive\n']);
 });
 
 test('teardown: kill the sandbox', async () => {
