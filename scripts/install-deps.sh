@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential meson ninja-build pkg-config protobuf-c-compiler python3
   libmicrohttpd-dev libhttp-parser-dev libjansson-dev libprotobuf-c-dev libsqlite3-dev libseccomp-dev libcap-dev
-  libarchive-dev libcurl4-openssl-dev libcmocka-dev libssl-dev zlib1g-dev
-  mmdebstrap busybox-static crun bubblewrap iproute2 tmux procps
+  libarchive-dev libcurl4-openssl-dev libcmocka-dev libssl-dev zlib1g-dev libmnl-dev libnftables-dev
+  mmdebstrap busybox-static crun bubblewrap iproute2 nftables tmux procps
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -25,4 +25,4 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   NESTBOX_BIN=$PWD/build-asan/nestbox NESTBOX_TEMPLATE_DIR=$templates tests/e2e/run.sh \
   tests/e2e/sandbox-lifecycle.test.mjs tests/e2e/commands.test.mjs tests/e2e/files.test.mjs \
   tests/e2e/pause.test.mjs tests/e2e/pty.test.mjs tests/e2e/ports.test.mjs tests/e2e/metrics.test.mjs \
-  tests/e2e/logs.test.mjs
+  tests/e2e/logs.test.mjs tests/e2e/network.test.mjs

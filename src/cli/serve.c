@@ -27,6 +27,7 @@
 #include "cli.h"
 
 #define REAPER_INTERVAL_MS 250
+#define DEFAULT_SUBNET "10.88.0.0/16"
 
 struct serve_options {
         const char *listen;
@@ -34,6 +35,7 @@ struct serve_options {
         const char *template_dir;
         const char *agent_path;
         const char *domain;
+        const char *subnet;
         unsigned pool;
         bool verbose;
 };
@@ -41,7 +43,7 @@ struct serve_options {
 static void usage(FILE *f)
 {
         fprintf(f, "usage: nestbox serve [--listen ADDR] [--state-dir DIR] [--template-dir DIR] [--agent PATH]\n"
-                   "                     [--pool N] [--domain DOMAIN] [-v]\n"
+                   "                     [--pool N] [--domain DOMAIN] [--subnet CIDR|none] [-v]\n"
                    "  --listen ADDR        address to serve on (default " DEFAULT_LISTEN ")\n"
                    "  --state-dir DIR      catalog, keys and sandboxes (default " DEFAULT_STATE_DIR ")\n"
                    "  --template-dir DIR   prepared templates (default <state-dir>/templates)\n"
@@ -50,7 +52,9 @@ static void usage(FILE *f)
                    "  --domain DOMAIN      answer sandboxes' domain as DOMAIN (name[:port]), so the SDK's\n"
                    "                       getHost(port) gives <port>-<id>.DOMAIN: point *.DOMAIN at this server\n"
                    "                       (default localhost:<listen port>: browsers and curl resolve\n"
-                   "                       *.localhost to this machine)\n");
+                   "                       *.localhost to this machine)\n"
+                   "  --subnet CIDR|none   sandboxes' addresses, behind NAT on bridge nestbox0 (default " DEFAULT_SUBNET ",\n"
+                   "                       /8 to /20); none: loopback only, the host's network untouched\n");
 }
 
 /* The agent lives next to the nestbox binary: build/src/agent/ in a build tree, or libexec. */
@@ -136,12 +140,12 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
         static const struct option options[] = {
                 {"listen", required_argument, NULL, 'l'}, {"state-dir", required_argument, NULL, 's'},
                 {"template-dir", required_argument, NULL, 't'}, {"agent", required_argument, NULL, 'a'}, {"pool", required_argument, NULL, 'p'},
-                {"domain", required_argument, NULL, 'd'},
+                {"domain", required_argument, NULL, 'd'}, {"subnet", required_argument, NULL, 'n'},
                 {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "l:s:t:a:p:d:vh", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "l:s:t:a:p:d:n:vh", options, NULL)) >= 0)
                 switch (c) {
                 case 'l':
                         o->listen = optarg;
@@ -151,6 +155,9 @@ static int parse_options(int argc, char **argv, struct serve_options *o)
                         break;
                 case 't':
                         o->template_dir = optarg;
+                        break;
+                case 'n':
+                        o->subnet = optarg;
                         break;
                 case 'a':
                         o->agent_path = optarg;
@@ -194,7 +201,8 @@ static void reap_expired(void *manager)
 
 int cmd_serve(int argc, char **argv)
 {
-        struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR, .pool = 1};
+        struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR, .subnet = DEFAULT_SUBNET,
+                                  .pool = 1};
         char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64], default_domain[64];
         struct daemon d = {0};
         struct server *srv = NULL;
@@ -257,7 +265,7 @@ int cmd_serve(int argc, char **argv)
         if (r >= 0)
                 r = ensure_first_key(d.catalog, state_dir, &err);
         if (r >= 0) {
-                struct runtime_config rc = {.state_dir = state_dir, .agent_path = agent};
+                struct runtime_config rc = {.state_dir = state_dir, .agent_path = agent, .subnet = o.subnet};
 
                 r = runtime_new(&rc, &d.runtime, &err);
         }

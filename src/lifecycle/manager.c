@@ -286,7 +286,7 @@ static bool lifecycle_auto_resume(const char *lifecycle_json)
 }
 
 int manager_spawn(struct manager *m, const struct catalog_template *t, const char *id, uint32_t slot,
-                  struct runtime_sandbox **ret, struct nb_error *err)
+                  bool internet, struct runtime_sandbox **ret, struct nb_error *err)
 {
         json_t *layers_json = json_loads(t->layers_json ? t->layers_json : "[]", 0, NULL);
         size_t n = json_array_size(layers_json);
@@ -314,6 +314,8 @@ int manager_spawn(struct manager *m, const struct catalog_template *t, const cha
                         .memory_mb = t->memory_mb,
                         .pids_max = DEFAULT_PIDS_MAX,
                         .no_new_privs = t->no_new_privs,
+                        .network = internet,
+                        .net_index = slot, /* unique like the slot: one address per uid range */
                 };
                 r = runtime_sandbox_create(m->runtime, &spec, ret, err);
         }
@@ -395,6 +397,13 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                 goto fail;
         if (r > 0) {
                 inserted = true;
+                /* Warm sandboxes are started with their way out; E2B's allow_internet_access
+                 * false takes it away before the sandbox is anyone's. */
+                if (req->allow_internet_access == 0) {
+                        r = runtime_sandbox_disconnect(rt, err);
+                        if (r < 0)
+                                goto fail;
+                }
         } else {
                 r = random_alnum(s->id, SANDBOX_ID_LEN);
                 if (r < 0) {
@@ -412,7 +421,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                                          POOL_SLOT_FIRST);
                         goto fail;
                 }
-                r = manager_spawn(m, t, s->id, slot, &rt, err);
+                r = manager_spawn(m, t, s->id, slot, req->allow_internet_access != 0, &rt, err);
                 if (r < 0)
                         goto fail;
         }

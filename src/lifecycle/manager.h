@@ -82,10 +82,11 @@ int live_sandbox_connect_port(const struct live_sandbox *s, uint16_t port, int t
  *  manager_adopt_all(). */
 int manager_start_pool(struct manager *m, unsigned per_template);
 
-/* For the pool: start a sandbox of template t with this id and uid slot (no catalog row). */
+/* For the pool: start a sandbox of template t with this id and uid slot (no catalog row),
+ * with a way out to the network when internet is true (and the host has a network). */
 struct catalog_template;
 int manager_spawn(struct manager *m, const struct catalog_template *t, const char *id, uint32_t slot,
-                  struct runtime_sandbox **ret, struct nb_error *err);
+                  bool internet, struct runtime_sandbox **ret, struct nb_error *err);
 struct catalog *manager_catalog(struct manager *m);
 struct runtime *manager_runtime(struct manager *m);
 

@@ -115,7 +115,7 @@ static int fill_one(struct pool *p, const struct catalog_template *t)
                 return 0;
         }
 
-        r = manager_spawn(p->m, t, e->id, slot, &rt, &err);
+        r = manager_spawn(p->m, t, e->id, slot, true, &rt, &err);
         pthread_mutex_lock(&p->lock);
         if (r >= 0)
                 e->rt = rt;

@@ -1,7 +1,7 @@
-/* The sandbox's network namespace: only a loopback, brought up by the child (no
- * allocation there). With no other interface the sandbox cannot reach the host's
- * loopback, other sandboxes or the network. An ioctl is enough for one flag: no
- * netlink library in the child.
+/* The sandbox's network namespace: its loopback, brought up by the child (no
+ * allocation there; an ioctl is enough for one flag). The host's loopback is another
+ * namespace's, out of reach. Its eth0, when it has one, is the parent's work after
+ * the child started (net-sandbox.c).
  *
  * Parent side: the daemon reaches a TCP port inside a sandbox by creating its
  * socket in the sandbox's namespace. A socket keeps the namespace it was created

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../base/log.h"
+#include "net-internal.h"
 #include "runtime-internal.h"
 
 #define AGENT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -37,6 +38,7 @@ struct runtime {
         struct sock_fprog seccomp;
         unsigned last_cap;
         uint64_t cap_keep;
+        struct runtime_net net;
 };
 
 struct runtime_sandbox {
@@ -167,6 +169,9 @@ int runtime_new(const struct runtime_config *cfg, struct runtime **ret, struct n
                         "an out-of-memory sandbox may lose its agent");
         log_debug("runtime: cgroup v%d, overlay layers by %s", rt->cgroups.version,
                   rt->overlay.lower_fds ? "fd" : "path");
+        r = runtime_net_init(&rt->net, cfg->subnet, err);
+        if (r < 0)
+                goto fail;
         *ret = rt;
         return 0;
 fail:
@@ -439,6 +444,9 @@ int runtime_sandbox_create(struct runtime *rt, const struct sandbox_spec *spec, 
         r = make_dirs(rt, sb, &upper, &work, err);
         if (r < 0)
                 goto fail;
+        r = runtime_net_prepare(&rt->net, spec, upper, err);
+        if (r < 0)
+                goto fail;
         r = make_socket(sb, &listen_fd, err);
         if (r < 0)
                 goto fail;
@@ -479,6 +487,13 @@ int runtime_sandbox_create(struct runtime *rt, const struct sandbox_spec *spec, 
         r = spawn_sandbox(&params, &sb->pidfd, &sb->pid, &sb->starttime, err);
         if (r < 0)
                 goto fail;
+        if (runtime_net_wanted(&rt->net, spec)) {
+                _cleanup_close_ int netns_fd = runtime_sandbox_open_netns(sb, err);
+
+                r = netns_fd < 0 ? netns_fd : runtime_net_attach(&rt->net, spec, netns_fd, err);
+                if (r < 0)
+                        goto fail;
+        }
         *ret = sb;
         return 0;
 fail:
@@ -574,11 +589,25 @@ int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct 
         if (r < 0)
                 return r;
         cgroup_kill(&rt->cgroups, id);
+        runtime_net_remove_leftover(&rt->net, id);
         cgroup_remove(&rt->cgroups, id);
         r = rm_rf_at(rt->sandboxes_fd, id);
         if (r < 0 && r != -ENOENT)
                 return nb_error_set_errno(err, r, "sandbox '%s': cannot remove %s/%s", id, rt->sandboxes_dir,
                                           id);
+        return 0;
+}
+
+int runtime_sandbox_disconnect(struct runtime_sandbox *sb, struct nb_error *err)
+{
+        _cleanup_close_ int netns_fd = runtime_sandbox_open_netns(sb, err);
+        int r;
+
+        if (netns_fd < 0)
+                return netns_fd;
+        r = runtime_net_cut(&sb->rt->net, sb->id, netns_fd, err);
+        if (r < 0)
+                return nb_error_prefix(err, "sandbox '%s'", sb->id);
         return 0;
 }
 

@@ -31,6 +31,10 @@ struct runtime_config {
         const char *cgroup_root; /* optional (added by runtime): NULL = /sys/fs/cgroup, driven as v2 when it
                                   * holds cgroup.controllers, else as v1 controllers under it. Pointing it
                                   * at any cgroup2 mount forces v2 there (tests). */
+        const char *subnet;      /* sandboxes' network, "10.88.0.0/16" (serve's --subnet): runtime_new()
+                                  * sets up the host (bridge, forwarding, nftables) and writes each
+                                  * sandbox's /etc/resolv.conf and /etc/hosts. "none": loopback only,
+                                  * the host untouched, /etc written. NULL: neither (unit tests). */
 };
 
 struct sandbox_spec {
@@ -42,6 +46,10 @@ struct sandbox_spec {
         unsigned memory_mb;           /* 0 = no memory limit */
         unsigned pids_max;            /* 0 = no pids limit */
         bool no_new_privs;            /* off where the template needs setuid (sudo) */
+        bool network;                 /* eth0 with a way out, when the runtime has a network; else
+                                       * loopback only */
+        uint32_t net_index;           /* its address: host number 2 + net_index of the subnet; unique
+                                       * among the host's sandboxes (the uid slot) */
 };
 
 /* What the catalog keeps so a restarted daemon can find the sandbox again. */
@@ -83,7 +91,12 @@ struct runtime_sandbox *runtime_sandbox_forget(struct runtime_sandbox *sb);
  *  strings), so a starting daemon can find sandboxes the catalog does not know. */
 int runtime_sandbox_list_dirs(struct runtime *rt, char ***ret_ids, size_t *ret_n);
 
-/** Removes whatever a dead sandbox left on the host (dirs, cgroups) given only its id. */
+/** Takes the sandbox's way out away: its veth pair goes down on both ends, so nothing
+ *  passes and the sandbox has no route (connecting fails at once). A sandbox without one
+ *  is fine. For a warm sandbox claimed by a create without internet access. */
+int runtime_sandbox_disconnect(struct runtime_sandbox *sb, struct nb_error *err);
+
+/** Removes whatever a dead sandbox left on the host (dirs, cgroups, veth) given only its id. */
 int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct nb_error *err);
 
 /** True while the sandbox's pid 1 lives. */

@@ -1,0 +1,141 @@
+/* The one nftables table nestbox owns, `inet nestbox`, written as ruleset text and
+ * loaded with libnftables in one transaction: the table is created if missing, deleted
+ * and defined again, so a restart (or a second daemon on the host) replaces it whole
+ * and never touches anyone else's tables.
+ *
+ * Rules match the bridge by name, not the subnet, so they hold for every subnet a
+ * daemon on this host gave the bridge. What they do (docs/ARCHITECTURE.md, "Network"):
+ *   input:       nothing from the bridge reaches the host itself, on any of its
+ *                addresses (only DNS to a listed nameserver, should it be the host's);
+ *   forward:     out of a sandbox: not to another sandbox (ports are isolated at layer 2
+ *                too), not over IPv6, not to link-local 169.254.0.0/16 (cloud metadata);
+ *                into a sandbox: only replies (established, related);
+ *   postrouting: what leaves through any other interface is masqueraded.
+ * Forwarded traffic is refused rather than dropped, so a program in a sandbox probing the
+ * metadata address fails at once instead of waiting for a timeout: TCP with a reset
+ * (ICMP errors are rate-limited per destination, a reset is not), the rest with ICMP
+ * admin-prohibited. Traffic to the host is dropped: nothing answers on its behalf. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <nftables/libnftables.h>
+
+#include "net-internal.h"
+
+struct text {
+        char *buf;
+        size_t size, len;
+        bool overflow;
+};
+
+_printf_(2, 3) static void text_add(struct text *t, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (t->overflow)
+                return;
+        va_start(ap, fmt);
+        n = vsnprintf(t->buf + t->len, t->size - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t)n >= t->size - t->len)
+                t->overflow = true;
+        else
+                t->len += (size_t)n;
+}
+
+int net_nft_ruleset(char *buf, size_t size, const uint32_t *dns, size_t n_dns)
+{
+        struct text t = {.buf = buf, .size = size};
+        const char *br = NET_BRIDGE;
+
+        if (size == 0)
+                return -ENOBUFS;
+        buf[0] = 0;
+        text_add(&t, "table inet nestbox\n"
+                     "delete table inet nestbox\n"
+                     "table inet nestbox {\n"
+                     "\tset dns {\n"
+                     "\t\ttype ipv4_addr\n");
+        for (size_t i = 0; i < n_dns; i++) {
+                char a[INET_ADDRSTRLEN];
+                struct in_addr in = {.s_addr = htonl(dns[i])};
+
+                inet_ntop(AF_INET, &in, a, sizeof(a));
+                text_add(&t, "%s%s", i == 0 ? "\t\telements = { " : ", ", a);
+                if (i + 1 == n_dns)
+                        text_add(&t, " }\n");
+        }
+        text_add(&t, "\t}\n");
+        text_add(&t,
+                 "\tchain input {\n"
+                 "\t\ttype filter hook input priority filter; policy accept;\n"
+                 "\t\tiifname \"%s\" ip daddr @dns meta l4proto { tcp, udp } th dport 53 accept\n"
+                 "\t\tiifname \"%s\" drop\n"
+                 "\t}\n",
+                 br, br);
+        text_add(&t,
+                 "\tchain forward {\n"
+                 "\t\ttype filter hook forward priority filter; policy accept;\n"
+                 "\t\tiifname \"%s\" jump from_sandbox\n"
+                 "\t\toifname \"%s\" jump to_sandbox\n"
+                 "\t}\n",
+                 br, br);
+        text_add(&t,
+                 "\tchain from_sandbox {\n"
+                 "\t\toifname \"%s\" jump refuse\n"
+                 "\t\tmeta nfproto ipv6 jump refuse\n"
+                 "\t\tip daddr @dns meta l4proto { tcp, udp } th dport 53 accept\n"
+                 "\t\tip daddr 169.254.0.0/16 jump refuse\n"
+                 "\t}\n"
+                 "\tchain refuse {\n"
+                 "\t\tmeta l4proto tcp reject with tcp reset\n"
+                 "\t\treject with icmpx admin-prohibited\n"
+                 "\t}\n",
+                 br);
+        text_add(&t, "\tchain to_sandbox {\n"
+                     "\t\tct state established,related accept\n"
+                     "\t\tdrop\n"
+                     "\t}\n");
+        text_add(&t,
+                 "\tchain postrouting {\n"
+                 "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                 "\t\tiifname \"%s\" oifname != \"%s\" masquerade\n"
+                 "\t}\n"
+                 "}\n",
+                 br, br);
+        if (t.overflow)
+                return -ENOBUFS;
+        return (int)t.len;
+}
+
+int net_nft_apply(const char *ruleset, struct nb_error *err)
+{
+        struct nft_ctx *ctx;
+        const char *text;
+        char first[160];
+        int r = 0;
+
+        ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!ctx)
+                return nb_error_set(err, -ENOMEM, "cannot start libnftables");
+        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
+                nft_ctx_free(ctx);
+                return nb_error_oom(err);
+        }
+        if (nft_run_cmd_from_buffer(ctx, ruleset) != 0) {
+                /* libnftables gives text, not errno: keep its first line, which names the cause
+                 * ("Could not process rule: Operation not supported"). */
+                text = nft_ctx_get_error_buffer(ctx);
+                snprintf(first, sizeof(first), "%s", text && text[0] ? text : "unknown error");
+                first[strcspn(first, "\n")] = 0;
+                r = strstr(first, "not permitted")   ? -EPERM
+                    : strstr(first, "not supported") ? -EOPNOTSUPP
+                                                     : -EIO;
+                nb_error_set(err, r, "cannot load the nftables table inet nestbox: %s", first);
+        }
+        nft_ctx_free(ctx);
+        return r;
+}

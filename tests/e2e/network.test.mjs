@@ -1,0 +1,222 @@
+// Outbound network (allowInternetAccess): sandboxes reach the outside through the
+// host's NAT, and nothing else: not the host on any of its addresses, not another
+// sandbox, not the cloud metadata address. The test never uses the machine's own
+// network: "the outside" is a second host made of a network namespace joined to this
+// one by a veth pair on its own /24, running a tiny HTTP server that answers with the
+// address it saw. The daemon gets a subnet of its own (--subnet) so that other
+// daemons on this host (default 10.88.0.0/16) cannot hold the same addresses.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { before, after } from 'node:test';
+import { Sandbox } from 'e2b';
+import { setupServer, sleep, within } from './helpers/server.mjs';
+
+const SUBNET = '10.77.0.0/16';
+const GATEWAY = '10.77.0.1';
+const SECOND = 1000;
+
+const { server, test, sandbox } = setupServer({ serveArgs: ['--subnet', SUBNET] });
+
+// The remote host: namespace, veth pair (host end 192.168.223.1, remote .2), server.
+const REMOTE_NS = `nbe2e-remote-${process.pid}`;
+const HOST_END = `e2eh${process.pid % 100000}`;
+const REMOTE_END = `e2er${process.pid % 100000}`;
+const HOST_ADDR = '192.168.223.1';
+const REMOTE_ADDR = '192.168.223.2';
+const REMOTE_PORT = 8080;
+let remoteServer = null;
+
+function sh(cmd, args, { check = true } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (check && r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error?.message || r.status}`);
+  return r;
+}
+
+const linkName = (id) => `nb${id.slice(0, 13)}`;
+const linkExists = (name) => sh('ip', ['-o', 'link', 'show', 'dev', name], { check: false }).status === 0;
+
+before(async () => {
+  sh('ip', ['netns', 'add', REMOTE_NS]);
+  sh('ip', ['link', 'add', HOST_END, 'type', 'veth', 'peer', 'name', REMOTE_END, 'netns', REMOTE_NS]);
+  sh('ip', ['addr', 'add', `${HOST_ADDR}/24`, 'dev', HOST_END]);
+  sh('ip', ['link', 'set', HOST_END, 'up']);
+  sh('ip', ['-n', REMOTE_NS, 'addr', 'add', `${REMOTE_ADDR}/24`, 'dev', REMOTE_END]);
+  sh('ip', ['-n', REMOTE_NS, 'link', 'set', REMOTE_END, 'up']);
+  sh('ip', ['-n', REMOTE_NS, 'link', 'set', 'lo', 'up']);
+  const code = `require('http').createServer((q, s) => s.end('remote saw ' + q.socket.remoteAddress.replace(/^::ffff:/, '') + '\\n'))` +
+    `.listen(${REMOTE_PORT}, '0.0.0.0')`;
+  remoteServer = spawn('ip', ['netns', 'exec', REMOTE_NS, process.execPath, '-e', code], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://${REMOTE_ADDR}:${REMOTE_PORT}/`, { signal: AbortSignal.timeout(1000) });
+      assert.equal(await res.text(), `remote saw ${HOST_ADDR}\n`);
+      break;
+    } catch (e) {
+      if (i > 50) throw new Error(`the remote host's server did not come up: ${e.message}`);
+      await sleep(100);
+    }
+  }
+});
+
+after(() => {
+  remoteServer?.kill('SIGKILL');
+  sh('ip', ['netns', 'del', REMOTE_NS], { check: false }); // takes the veth pair with it
+  // The daemon left the bridge and the table for its sandboxes (they outlive it); only
+  // our subnet's address on the bridge is the test's to remove
+  // (its route to the subnet goes with it).
+  sh('ip', ['addr', 'del', `${GATEWAY}/32`, 'dev', 'nestbox0'], { check: false });
+});
+
+/** Runs a shell line in the sandbox as root; returns { stdout, exitCode, ms }. */
+async function run(sbx, cmd, timeoutMs = 20 * SECOND) {
+  const t0 = Date.now();
+  const r = await sbx.commands.run(cmd, { user: 'root', timeoutMs }).catch((e) => {
+    if (e.exitCode === undefined) throw e;
+    return e;
+  });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode, ms: Date.now() - t0 };
+}
+
+const curl = (url) => `curl -sS --max-time 3 ${url}`;
+
+test('a sandbox reaches a remote host by IP, which sees the host\'s address (NAT)', async (t) => {
+  const sbx = await sandbox(t, 'base');
+  const r = await run(sbx, curl(`http://${REMOTE_ADDR}:${REMOTE_PORT}/`));
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.stdout, `remote saw ${HOST_ADDR}\n`);
+  // Its own address is from the daemon's subnet, and eth0 has the host's default MTU.
+  const addr = await run(sbx, 'hostname -I');
+  assert.match(addr.stdout.trim(), /^10\.77\.\d+\.\d+$/);
+  assert.equal((await run(sbx, 'cat /sys/class/net/eth0/mtu')).exitCode, 0);
+  assert.ok(linkExists(linkName(sbx.sandboxId)), `no ${linkName(sbx.sandboxId)} on the host`);
+});
+
+test('allowInternetAccess: false: no route out, failing at once, and getInfo says so', async (t) => {
+  // Back to back: the first claims the warm sandbox (its veth pair is taken down on both
+  // ends), the second most likely starts cold (none is made).
+  const sbxs = [await sandbox(t, 'base', { allowInternetAccess: false }), await sandbox(t, 'base', { allowInternetAccess: false })];
+  for (const sbx of sbxs) {
+    const r = await run(sbx, curl(`http://${REMOTE_ADDR}:${REMOTE_PORT}/`));
+    assert.equal(r.exitCode, 7, `curl: ${r.stdout}${r.stderr}`);
+    assert.ok(r.ms < 2 * SECOND, `curl took ${r.ms} ms to fail`);
+    // No route at all (the header line of /proc/net/route only), eth0 absent or down.
+    assert.equal((await run(sbx, 'wc -l < /proc/net/route')).stdout.trim(), '1');
+    assert.match((await run(sbx, 'cat /sys/class/net/eth0/operstate 2>/dev/null || echo none')).stdout, /^(down|none)\n$/);
+    assert.equal((await Sandbox.getInfo(sbx.sandboxId)).allowInternetAccess, false);
+    const host = sh('ip', ['-o', 'link', 'show', 'dev', linkName(sbx.sandboxId)], { check: false });
+    assert.ok(host.status !== 0 || !/[<,]UP[,>]/.test(host.stdout), `its veth is up on the host: ${host.stdout}`);
+  }
+  // Asked for explicitly, internet access is reported as asked.
+  const open = await sandbox(t, 'base', { allowInternetAccess: true });
+  assert.equal((await Sandbox.getInfo(open.sandboxId)).allowInternetAccess, true);
+});
+
+test('the host is unreachable from a sandbox on every address it has', { timeout: 60 * SECOND }, async (t) => {
+  let connections = 0;
+  const srv = net.createServer((c) => {
+    connections++;
+    c.end('HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhost\n');
+  });
+  await new Promise((r) => srv.listen(0, '0.0.0.0', r));
+  t.after(() => srv.close());
+  const { port } = srv.address();
+  // Every IPv4 address of the host: its eth0 (or whatever it has), the bridge, the link
+  // to the remote host; loopback is the sandbox's own (isolation.test.mjs).
+  const addrs = new Set([GATEWAY, HOST_ADDR]);
+  for (const list of Object.values(os.networkInterfaces()))
+    for (const a of list) if (a.family === 'IPv4' && !a.internal) addrs.add(a.address);
+  const res = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(await res.text(), 'host\n', 'the host listener answers the host');
+  connections = 0;
+
+  const sbx = await sandbox(t, 'base');
+  const probes = [...addrs].map((a) => `(${curl(`http://${a}:${port}/`)} >/dev/null 2>&1; echo "${a} rc=$?") &`).join(' ');
+  const r = await run(sbx, `${probes} wait`);
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.equal(lines.length, addrs.size, r.stdout);
+  for (const l of lines) assert.match(l, / rc=(7|28)$/, `reached the host: ${l}`);
+  assert.equal(connections, 0, 'the host listener saw a connection from the sandbox');
+});
+
+test('a sandbox cannot reach another sandbox, nor the metadata address', async (t) => {
+  const [a, b] = await Promise.all([sandbox(t, 'base'), sandbox(t, 'base')]);
+  await b.commands.run('python3 -m http.server 8000 --bind 0.0.0.0', { background: true, user: 'root', timeoutMs: 0 });
+  const ipB = (await run(b, 'hostname -I')).stdout.trim();
+  assert.match(ipB, /^10\.77\.\d+\.\d+$/);
+  let up;
+  for (let i = 0; i < 50; i++) {
+    up = await run(b, `curl -sS -o /dev/null -w '%{http_code}' --max-time 3 http://${ipB}:8000/`);
+    if (up.stdout === '200') break;
+    await sleep(100);
+  }
+  assert.equal(up.stdout, '200', `B's server does not answer B itself: ${up.stderr}`);
+
+  const r = await run(a, `${curl(`http://${ipB}:8000/`)}; echo "rc=$?"`);
+  assert.match(r.stdout, /rc=(7|28)\n$/, `A reached B: ${r.stdout}`);
+  const m = await run(a, `${curl('http://169.254.169.254/latest/meta-data/')}; echo "rc=$?"`);
+  assert.match(m.stdout, /rc=(7|28)\n$/, `the metadata address answered: ${m.stdout}`);
+  // Refused by the host (a TCP reset) rather than dropped: both fail at once.
+  assert.ok(r.ms < 2 * SECOND && m.ms < 2 * SECOND, `A->B took ${r.ms} ms, metadata ${m.ms} ms`);
+});
+
+test('/etc/resolv.conf lists the host\'s nameservers and /etc/hosts names the sandbox', async (t) => {
+  const parse = (text) =>
+    text
+      .split('\n')
+      .map((l) => l.match(/^nameserver\s+(\d+\.\d+\.\d+\.\d+)/)?.[1])
+      .filter((a) => a && !a.startsWith('127.'));
+  let want = parse(fs.readFileSync('/etc/resolv.conf', 'utf8'));
+  if (want.length === 0 && fs.existsSync('/run/systemd/resolve/resolv.conf'))
+    want = parse(fs.readFileSync('/run/systemd/resolve/resolv.conf', 'utf8'));
+  want = want.slice(0, 3);
+
+  const sbx = await sandbox(t, 'base');
+  const got = await sbx.files.read('/etc/resolv.conf');
+  assert.deepEqual(parse(got), want, got);
+  const name = (await run(sbx, 'hostname')).stdout.trim();
+  const hosts = await run(sbx, `getent hosts ${name}`);
+  assert.match(hosts.stdout, new RegExp(`^127\\.0\\.1\\.1\\s+${name.replaceAll('.', '\\.')}`), hosts.stdout);
+  // The sandbox's own files from then on: the default user may not write them, root may.
+  await sbx.files.write('/tmp/x', 'x');
+  const edit = await run(sbx, 'echo "options ndots:2" >> /etc/resolv.conf && tail -1 /etc/resolv.conf && stat -c "%U %a" /etc/resolv.conf /etc/hosts /etc');
+  assert.equal(edit.stdout, 'options ndots:2\nroot 644\nroot 644\nroot 755\n');
+});
+
+test('kill leaves no veth behind', async () => {
+  const sbxs = [await server.create('base'), await server.create('base', { allowInternetAccess: false })];
+  const names = sbxs.map((s) => linkName(s.sandboxId));
+  assert.ok(linkExists(names[0]), `no ${names[0]} on the host while the sandbox runs`);
+  for (const s of sbxs) assert.equal(await Sandbox.kill(s.sandboxId), true);
+  // The pair goes with the sandbox's network namespace, which the kernel tears down on
+  // a worker of its own: give it the time the leftover check gives namespaces.
+  let left = names;
+  for (let i = 0; i < 20 && left.length; i++) {
+    left = left.filter(linkExists);
+    if (left.length) await sleep(100);
+  }
+  assert.deepEqual(left, [], 'still on the host after kill');
+});
+
+test('a restarted daemon adopts sandboxes with their network; its table is replaced, not doubled', { timeout: 120 * SECOND }, async (t) => {
+  const sbx = await sandbox(t, 'base');
+  const name = linkName(sbx.sandboxId);
+  const url = `http://${REMOTE_ADDR}:${REMOTE_PORT}/`;
+  assert.equal((await run(sbx, curl(url))).stdout, `remote saw ${HOST_ADDR}\n`);
+  const ifindex = sh('ip', ['-o', 'link', 'show', 'dev', name]).stdout.split(':')[0];
+  const table = sh('nft', ['list', 'table', 'inet', 'nestbox']).stdout;
+
+  await within(60 * SECOND, server.restart('SIGKILL'), 'restart');
+
+  assert.equal(sh('ip', ['-o', 'link', 'show', 'dev', name]).stdout.split(':')[0], ifindex, 'the veth was replaced');
+  const again = await Sandbox.connect(sbx.sandboxId);
+  const r = await run(again, curl(url));
+  assert.equal(r.stdout, `remote saw ${HOST_ADDR}\n`, r.stderr);
+  const tables = sh('nft', ['list', 'tables']).stdout.split('\n').filter((l) => l.trim() === 'table inet nestbox');
+  assert.equal(tables.length, 1);
+  assert.equal(sh('nft', ['list', 'table', 'inet', 'nestbox']).stdout, table);
+  const addrs = sh('ip', ['-o', '-4', 'addr', 'show', 'dev', 'nestbox0']).stdout.split('\n').filter((l) => l.includes(`${GATEWAY}/`));
+  assert.equal(addrs.length, 1, 'the bridge address is not doubled');
+});
