@@ -10,6 +10,16 @@ echo 'user ALL=(ALL:ALL) NOPASSWD: ALL' >"$root/etc/sudoers.d/user"
 chmod 0440 "$root/etc/sudoers.d/user"
 chroot "$root" visudo -cf /etc/sudoers.d/user >/dev/null
 write_hosts "$root"
+# What the host trusts beyond Debian's bundle (a company or egress proxy that
+# re-signs TLS), its sandboxes trust too: otherwise npm, pip, git and curl inside
+# fail where they work on the host. Node keeps its own bundle, so template.json
+# points NODE_EXTRA_CA_CERTS at the system one.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null
+  echo "==> [base] trusting the host's own CAs: $(cd /usr/local/share/ca-certificates && echo *.crt)" >&2
+fi
 mount_points "$root"
 # The SDK runs every command as `bash -l -c`: /etc/profile's "$(id -u)" forks a
 # process per command (about 1.3 ms here). bash knows its EUID; other shells fall
