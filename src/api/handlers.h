@@ -17,6 +17,10 @@ struct api_call {
         bool v2;
 };
 
+/** 0 when the catalog knows sandbox call->id; otherwise queues the 404 (or a 500)
+ *  in *ret and returns 1. For endpoints that read elsewhere (metrics, logs). */
+int api_sandbox_known(const struct api_call *call, enum MHD_Result *ret);
+
 enum MHD_Result api_sandbox_create(const struct api_call *call);
 enum MHD_Result api_sandbox_get(const struct api_call *call);
 enum MHD_Result api_sandbox_list(const struct api_call *call);

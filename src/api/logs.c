@@ -201,17 +201,12 @@ static int int_arg(const struct api_call *call, const char *name, int64_t min, i
 
 static enum MHD_Result reply_logs(const struct api_call *call, const struct query *q, bool v1)
 {
-        struct catalog_sandbox *row = NULL;
-        struct nb_error err = {0};
+        enum MHD_Result ret;
         json_t *entries, *lines = NULL, *body;
         int r, fd;
 
-        r = catalog_sandbox_get(call->d->catalog, call->id, &row, &err);
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
-        if (r < 0)
-                return reply_error(call->c, 500, "%s", err.message);
-        catalog_sandbox_free(row);
+        if (api_sandbox_known(call, &ret))
+                return ret;
 
         entries = json_array();
         if (v1)

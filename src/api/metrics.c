@@ -24,23 +24,17 @@ static int seconds_arg(const struct api_call *call, const char *name, int64_t *r
 
 enum MHD_Result api_sandbox_metrics(const struct api_call *call)
 {
-        struct catalog_sandbox *row = NULL;
-        struct nb_error err = {0};
+        enum MHD_Result ret;
         int64_t start = 0, end = INT64_MAX;
         json_t *array;
-        int r;
 
         if (seconds_arg(call, "start", &start) < 0 || seconds_arg(call, "end", &end) < 0)
                 return reply_error(call->c, 400, "'start' and 'end' must be unix times in seconds");
         if (start > end)
                 return reply_error(call->c, 400, "'start' (%lld) is after 'end' (%lld)", (long long)start,
                                    (long long)end);
-        r = catalog_sandbox_get(call->d->catalog, call->id, &row, &err);
-        if (r == -ENOENT)
-                return reply_error(call->c, 404, "sandbox '%s' not found", call->id);
-        if (r < 0)
-                return reply_error(call->c, 500, "%s", err.message);
-        catalog_sandbox_free(row);
+        if (api_sandbox_known(call, &ret))
+                return ret;
 
         array = json_array();
         if (!array || metrics_query(call->d->metrics, call->id, start, end, array) < 0) {

@@ -110,6 +110,20 @@ static enum MHD_Result reply_sandbox(const struct api_call *call, const char *id
         }
 }
 
+int api_sandbox_known(const struct api_call *call, enum MHD_Result *ret)
+{
+        struct catalog_sandbox *row = NULL;
+        struct nb_error err = {0};
+        int r = catalog_sandbox_get(call->d->catalog, call->id, &row, &err);
+
+        catalog_sandbox_free(row);
+        if (r >= 0)
+                return 0;
+        *ret = r == -ENOENT ? reply_error(call->c, 404, "sandbox '%s' not found", call->id)
+                            : reply_error(call->c, 500, "%s", err.message);
+        return 1;
+}
+
 enum MHD_Result api_sandbox_create(const struct api_call *call)
 {
         struct create_request req = {.allow_internet_access = -1};

@@ -23,6 +23,7 @@
 #include "forward-response.h"
 #include "forward-tunnel.h"
 #include "route.h"
+#include "wait.h"
 
 #define FORWARD_CONNECT_TIMEOUT_MS 10000
 #define FORWARD_SEND_TIMEOUT_S 600 /* as MHD's own connection timeout */
@@ -308,35 +309,13 @@ void forward_body(struct forward *f, const char *data, size_t n)
 
 /* ---- response ----------------------------------------------------------------- */
 
-/* Waits until upstream has bytes (or closed), giving up when the client hangs up. */
-static int wait_upstream(struct forward *f)
-{
-        for (;;) {
-                struct pollfd fds[2] = {
-                        {.fd = f->upstream_fd, .events = POLLIN},
-                        {.fd = f->client_fd, .events = POLLRDHUP},
-                };
-                int k = poll(fds, f->client_fd >= 0 ? 2 : 1, -1);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (fds[0].revents)
-                        return 0;
-                if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
-                        return -ECONNRESET;
-        }
-}
-
 /* Reads once from upstream and parses it. Returns the bytes parsed as HTTP, or < 0. */
 static ssize_t read_upstream(struct forward *f, size_t *ret_read)
 {
         ssize_t n;
         int r;
 
-        r = wait_upstream(f);
+        r = wait_readable_or_hangup(f->upstream_fd, f->client_fd);
         if (r < 0)
                 return r;
         do

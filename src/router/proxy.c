@@ -15,6 +15,7 @@
 #include "../base/log.h"
 #include "../lifecycle/manager.h"
 #include "../wire/link.h"
+#include "wait.h"
 
 #define PROXY_BLOCK 65536
 
@@ -121,28 +122,6 @@ int proxy_body(struct proxy *p, const char *data, size_t n)
         return 0;
 }
 
-/* Waits for the agent, giving up when the client hangs up first. */
-static int wait_agent(struct proxy *p)
-{
-        for (;;) {
-                struct pollfd fds[2] = {
-                        {.fd = p->agent_fd, .events = POLLIN},
-                        {.fd = p->client_fd, .events = POLLRDHUP},
-                };
-                int k = poll(fds, p->client_fd >= 0 ? 2 : 1, -1);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (fds[0].revents)
-                        return 0;
-                if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
-                        return -ECONNRESET;
-        }
-}
-
 static ssize_t relay_body(void *cls, uint64_t pos, char *out, size_t max)
 {
         struct proxy *p = cls;
@@ -159,7 +138,7 @@ static ssize_t relay_body(void *cls, uint64_t pos, char *out, size_t max)
                         p->frame_off += k;
                         return (ssize_t)k;
                 }
-                r = wait_agent(p);
+                r = wait_readable_or_hangup(p->agent_fd, p->client_fd);
                 if (r >= 0)
                         r = link_read_frame(p->agent_fd, &p->frame, &type);
                 p->frame_off = 0;
@@ -208,7 +187,7 @@ enum MHD_Result proxy_finish(struct proxy *p, struct MHD_Connection *c)
 
         r = link_write_frame(p->agent_fd, LINK_END, NULL, 0);
         if (r >= 0)
-                r = wait_agent(p);
+                r = wait_readable_or_hangup(p->agent_fd, p->client_fd);
         if (r >= 0)
                 r = link_read_frame(p->agent_fd, &p->frame, &type);
         if (r >= 0 && type == LINK_HEAD)
