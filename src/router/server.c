@@ -251,7 +251,7 @@ int server_start(struct daemon *d, struct server **ret, struct nb_error *err)
                                   MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                                   MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
                                   MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
                                   MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
         if (!s->mhd) {
