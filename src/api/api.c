@@ -102,8 +102,9 @@ enum MHD_Result api_handle(struct daemon *d, struct MHD_Connection *c, const cha
                 return api_sandbox_logs(&call);
         if (match_id(url, "/v2/sandboxes/", "/logs", id) && valid_id(id) && is(method, "GET"))
                 return api_sandbox_logs_v2(&call);
-        if ((match_id(url, "/sandboxes/", "/fork", id) ||
-             match_id(url, "/sandboxes/", "/snapshots", id) || match_id(url, "/sandboxes/", "/network", id)) &&
+        if (match_id(url, "/sandboxes/", "/network", id) && valid_id(id) && is(method, "PUT"))
+                return api_sandbox_network(&call);
+        if ((match_id(url, "/sandboxes/", "/fork", id) || match_id(url, "/sandboxes/", "/snapshots", id)) &&
             valid_id(id))
                 return reply_error(c, 501, "%s %s is not supported by this nestbox version yet", method, url);
         return reply_error(c, 404, "no such endpoint: %s %.128s", method, url);

@@ -29,6 +29,7 @@ enum MHD_Result api_sandbox_timeout(const struct api_call *call);
 enum MHD_Result api_sandbox_refresh(const struct api_call *call);
 enum MHD_Result api_sandbox_connect(const struct api_call *call);
 enum MHD_Result api_sandbox_pause(const struct api_call *call);
+enum MHD_Result api_sandbox_network(const struct api_call *call);
 enum MHD_Result api_sandbox_resume(const struct api_call *call);
 enum MHD_Result api_template_list(const struct api_call *call);
 enum MHD_Result api_sandbox_metrics(const struct api_call *call);

@@ -160,6 +160,10 @@ enum MHD_Result api_sandbox_create(const struct api_call *call)
         if (json_is_boolean(v))
                 req.allow_internet_access = json_is_true(v);
         v = json_object_get(body, "network");
+        if (v && !json_is_null(v) && !json_is_object(v)) {
+                json_decref(body);
+                return reply_error(call->c, 400, "'network' must be an object");
+        }
         if (json_is_object(v))
                 req.network_json = network = json_dumps(v, JSON_COMPACT);
         v = json_object_get(body, "autoResume");
@@ -277,6 +281,37 @@ enum MHD_Result api_sandbox_connect(const struct api_call *call)
 enum MHD_Result api_sandbox_resume(const struct api_call *call)
 {
         return resume(call, false);
+}
+
+/* PUT /sandboxes/{id}/network: the egress rules replaced whole; a field left out clears. */
+enum MHD_Result api_sandbox_network(const struct api_call *call)
+{
+        static const char *const fields[] = {"allowOut", "denyOut", "egressProxy", "rules"};
+        struct nb_error err = {0};
+        int allow_internet_access = -1, r;
+        json_t *body, *update, *v;
+        char why[256];
+
+        body = parse_body(call, why, sizeof(why));
+        if (!body)
+                return reply_error(call->c, 400, "%s", why);
+        v = json_object_get(body, "allow_internet_access");
+        if (v && !json_is_null(v) && !json_is_boolean(v)) {
+                json_decref(body);
+                return reply_error(call->c, 400, "'allow_internet_access' must be true or false");
+        }
+        if (json_is_boolean(v))
+                allow_internet_access = json_is_true(v);
+        update = json_object();
+        for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+                if ((v = json_object_get(body, fields[i])))
+                        json_object_set(update, fields[i], v);
+        json_decref(body);
+        r = manager_update_network(call->d->manager, call->id, allow_internet_access, update, &err);
+        json_decref(update);
+        if (r < 0)
+                return reply_manager_error(call->c, r, &err);
+        return reply_empty(call->c, 204);
 }
 
 enum MHD_Result api_sandbox_pause(const struct api_call *call)

@@ -146,6 +146,10 @@ int catalog_sandbox_set_process(struct catalog *c, const char *id, int64_t pid, 
 /** network_json may be NULL (no network config). */
 int catalog_sandbox_set_network(struct catalog *c, const char *id, const char *network_json,
                                 struct nb_error *err);
+/** Sets network_json (may be NULL) and allow_internet_access (-1 unset, 0, 1) at once, as
+ *  PUT /sandboxes/{id}/network replaces both. */
+int catalog_sandbox_set_network_access(struct catalog *c, const char *id, const char *network_json,
+                                       int allow_internet_access, struct nb_error *err);
 int catalog_sandbox_delete(struct catalog *c, const char *id, struct nb_error *err);
 
 enum {

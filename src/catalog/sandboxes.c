@@ -379,6 +379,22 @@ int catalog_sandbox_set_network(struct catalog *c, const char *id, const char *n
                               ELEMENTSOF(v), "cannot set sandbox network", err);
 }
 
+int catalog_sandbox_set_network_access(struct catalog *c, const char *id, const char *network_json,
+                                       int allow_internet_access, struct nb_error *err)
+{
+        struct sandbox_value v[] = {{.kind = VALUE_TEXT, .text = network_json},
+                                    {.kind = VALUE_INT, .i = allow_internet_access}};
+
+        if (!json_valid_or_null(network_json))
+                return nb_error_set(err, -EINVAL, "sandbox network config must be JSON");
+        if (allow_internet_access < -1 || allow_internet_access > 1)
+                return nb_error_set(err, -EINVAL, "allow_internet_access must be -1, 0 or 1");
+        return sandbox_change(c, id,
+                              "UPDATE sandboxes SET network_json = ?2, "
+                              "allow_internet_access = CASE WHEN ?3 < 0 THEN NULL ELSE ?3 END WHERE id = ?1",
+                              v, ELEMENTSOF(v), "cannot set sandbox network", err);
+}
+
 int catalog_sandbox_delete(struct catalog *c, const char *id, struct nb_error *err)
 {
         return sandbox_change(c, id, "DELETE FROM sandboxes WHERE id = ?1", NULL, 0, "cannot delete sandbox",

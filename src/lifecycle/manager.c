@@ -21,6 +21,7 @@
 #include "../catalog/catalog.h"
 #include "../runtime/runtime.h"
 #include "../wire/link-client.h"
+#include "egress.h"
 #include "pool.h"
 
 #define SANDBOX_ID_LEN 20
@@ -40,6 +41,7 @@ struct live_sandbox {
         bool paused;     /* written under state_lock and manager.lock; its processes are frozen */
         bool auto_resume; /* traffic to a paused sandbox resumes it */
         bool private_ports; /* network.allowPublicTraffic was false */
+        uint32_t slot;      /* its uid slot, which is also its address */
         struct manager *m;
 };
 
@@ -350,15 +352,22 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         struct runtime_sandbox *rt = NULL;
         struct live_sandbox *s = NULL;
         struct sandbox_identity identity;
+        struct egress_policy egress = {0};
+        struct runtime_egress rules;
         char token[2 * ACCESS_TOKEN_BYTES + 1];
-        uint32_t slot;
+        uint32_t slot = 0;
         bool inserted = false;
         int64_t now = clock_realtime_ms();
         int r;
 
-        r = catalog_template_get(m->catalog, req->template_ref, &t, err);
+        r = egress_policy_parse_text(req->network_json, req->allow_internet_access, &egress, err);
         if (r < 0)
                 return r;
+        r = catalog_template_get(m->catalog, req->template_ref, &t, err);
+        if (r < 0) {
+                egress_policy_done(&egress);
+                return r;
+        }
         s = live_new(m);
         if (!s) {
                 r = nb_error_oom(err);
@@ -397,9 +406,10 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                 goto fail;
         if (r > 0) {
                 inserted = true;
+                slot = row.uid_slot;
                 /* Warm sandboxes are started with their way out; E2B's allow_internet_access
-                 * false takes it away before the sandbox is anyone's. */
-                if (req->allow_internet_access == 0) {
+                 * false without allowOut takes it away before the sandbox is anyone's. */
+                if (egress.cut) {
                         r = runtime_sandbox_disconnect(rt, err);
                         if (r < 0)
                                 goto fail;
@@ -421,7 +431,14 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                                          POOL_SLOT_FIRST);
                         goto fail;
                 }
-                r = manager_spawn(m, t, s->id, slot, req->allow_internet_access != 0, &rt, err);
+                r = manager_spawn(m, t, s->id, slot, !egress.cut, &rt, err);
+                if (r < 0)
+                        goto fail;
+        }
+        /* Before the agent's start-up call: nothing of the client's runs in there yet. */
+        rules = egress_policy_runtime(&egress);
+        if (!egress.cut && rules.n_deny > 0) {
+                r = runtime_sandbox_set_network(rt, slot, false, &rules, err);
                 if (r < 0)
                         goto fail;
         }
@@ -434,6 +451,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                 goto fail;
 
         s->rt = rt;
+        s->slot = slot;
         s->auto_resume = lifecycle_auto_resume(req->lifecycle_json);
         s->private_ports = network_private_ports(req->network_json);
         live_set_socket(s);
@@ -452,6 +470,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         }
         log_info("sandbox=%s created from template '%s' (pid %d)", s->id, t->name, (int)identity.pid);
         catalog_template_free(t);
+        egress_policy_done(&egress);
         return 0;
 
 fail:
@@ -466,6 +485,7 @@ fail:
         if (s)
                 live_free(s);
         catalog_template_free(t);
+        egress_policy_done(&egress);
         return r;
 }
 
@@ -580,6 +600,85 @@ static int kill_one(struct manager *m, const char *id, struct nb_error *err)
         return 0;
 }
 
+/* The stored network config with the egress fields replaced by update's (absent: cleared).
+ * allowPublicTraffic, maskRequestHost and httpsPorts are not the update's to change. */
+static char *network_merge(const char *stored, const json_t *update)
+{
+        static const char *const egress_fields[] = {"allowOut", "denyOut", "egressProxy", "rules"};
+        json_t *n = stored ? json_loads(stored, 0, NULL) : NULL;
+        char *text;
+
+        if (!json_is_object(n)) {
+                json_decref(n);
+                n = json_object();
+        }
+        for (size_t i = 0; i < sizeof(egress_fields) / sizeof(egress_fields[0]); i++) {
+                json_t *v = json_object_get(update, egress_fields[i]);
+
+                if (v && !json_is_null(v))
+                        json_object_set(n, egress_fields[i], v);
+                else
+                        json_object_del(n, egress_fields[i]);
+        }
+        text = json_dumps(n, JSON_COMPACT);
+        json_decref(n);
+        return text;
+}
+
+int manager_update_network(struct manager *m, const char *id, int allow_internet_access, const json_t *update,
+                           struct nb_error *err)
+{
+        struct live_sandbox *s = manager_get(m, id);
+        struct catalog_sandbox *row = NULL;
+        struct egress_policy egress = {0};
+        struct runtime_egress rules;
+        _cleanup_free_ char *network = NULL;
+        int r;
+
+        if (!s)
+                return nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
+        r = egress_policy_parse(update, allow_internet_access, &egress, err);
+        if (r < 0)
+                goto out;
+        /* Serialised with pause, resume, kill and other updates of this sandbox. */
+        pthread_mutex_lock(&s->state_lock);
+        if (!s->rt) {
+                r = nb_error_set(err, -ENOENT, "sandbox '%.64s' not found", id);
+                goto unlock;
+        }
+        r = catalog_sandbox_get(m->catalog, id, &row, err);
+        if (r < 0)
+                goto unlock;
+        network = network_merge(row->network_json, update);
+        if (!network) {
+                r = nb_error_oom(err);
+                goto unlock;
+        }
+        /* Catalog first: should the daemon die before the kernel has the rules, the next one
+         * applies what the catalog says (adopt_network). */
+        r = catalog_sandbox_set_network_access(m->catalog, id, network, allow_internet_access, err);
+        if (r < 0)
+                goto unlock;
+        rules = egress_policy_runtime(&egress);
+        r = runtime_sandbox_set_network(s->rt, s->slot, !egress.cut, &rules, err);
+        if (r < 0) {
+                /* Whatever the kernel has now, the catalog must not claim more than the old
+                 * rules; the caller sees the failure. */
+                (void)catalog_sandbox_set_network_access(m->catalog, id, row->network_json,
+                                                         row->allow_internet_access, NULL);
+                goto unlock;
+        }
+        log_info("sandbox=%s network: %zu allowed and %zu denied range(s)%s", id, egress.n_allow, egress.n_deny,
+                 egress.cut ? ", no way out" : "");
+unlock:
+        pthread_mutex_unlock(&s->state_lock);
+out:
+        catalog_sandbox_free(row);
+        egress_policy_done(&egress);
+        live_sandbox_unref(s);
+        return r;
+}
+
 int manager_kill(struct manager *m, const char *id, struct nb_error *err)
 {
         return kill_one(m, id, err);
@@ -656,6 +755,30 @@ static void remove_unknown_dirs(struct manager *m)
         free(ids);
 }
 
+/* The sandbox's egress rules as the catalog has them, applied again: they may be missing
+ * (a kernel without them after a reboot is no matter: the sandboxes are gone too) or stale
+ * (the daemon died between the catalog and the kernel). Rows that never had a network
+ * config cannot have rules: skipped, adoption stays cheap. */
+static void adopt_network(struct manager *m, struct live_sandbox *s, const struct catalog_sandbox *row)
+{
+        struct egress_policy egress = {0};
+        struct runtime_egress rules;
+        struct nb_error err = {0};
+        int r;
+
+        if (!row->network_json && row->allow_internet_access != 0)
+                return;
+        r = egress_policy_parse_text(row->network_json, row->allow_internet_access, &egress, &err);
+        if (r >= 0) {
+                rules = egress_policy_runtime(&egress);
+                r = runtime_sandbox_set_network(s->rt, s->slot, !egress.cut, &rules, &err);
+        }
+        if (r < 0)
+                log_error("sandbox=%s: its egress rules are not in place: %s", s->id, err.message);
+        egress_policy_done(&egress);
+        (void)m;
+}
+
 int manager_adopt_all(struct manager *m)
 {
         struct catalog_sandbox **rows = NULL;
@@ -689,10 +812,12 @@ int manager_adopt_all(struct manager *m)
                         continue;
                 }
                 s->rt = rt;
+                s->slot = rows[i]->uid_slot;
                 s->paused = rows[i]->state && strcmp(rows[i]->state, "paused") == 0;
                 s->auto_resume = lifecycle_auto_resume(rows[i]->lifecycle_json);
                 s->private_ports = network_private_ports(rows[i]->network_json);
                 snprintf(s->id, sizeof(s->id), "%s", rows[i]->id);
+                adopt_network(m, s, rows[i]);
                 live_set_socket(s);
                 pthread_mutex_lock(&m->lock);
                 r = table_add_locked(m, s);

@@ -53,6 +53,13 @@ int manager_resume(struct manager *m, const char *id, int64_t timeout_s, struct 
 /** Kills a sandbox and forgets it. -ENOENT when unknown. */
 int manager_kill(struct manager *m, const char *id, struct nb_error *err);
 
+/** Replaces a sandbox's egress rules (PUT /sandboxes/{id}/network): allowOut, denyOut,
+ *  egressProxy and rules from update (absent: cleared), allow_internet_access (-1 unset,
+ *  0, 1); enforced and stored, a paused sandbox's too. -ENOENT when unknown, -EINVAL with
+ *  a message for the client when it asks for what nestbox does not enforce. */
+int manager_update_network(struct manager *m, const char *id, int allow_internet_access,
+                           const struct json_t *update, struct nb_error *err);
+
 /** Sets the end time to now + timeout_s. With only_extend, never shortens it. -ENOENT when unknown. */
 int manager_set_timeout(struct manager *m, const char *id, int64_t timeout_s, bool only_extend, struct nb_error *err);
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "../base/error.h"
+#include "runtime.h"
 
 /* ---- netlink.c ----------------------------------------------------------- */
 
@@ -108,6 +109,20 @@ int net_host_setup(struct net_host *h, const char *subnet, const struct net_dns 
 int net_nft_ruleset(char *buf, size_t size, const uint32_t *dns, size_t n_dns);
 /** Runs the ruleset through libnftables (one atomic transaction). */
 int net_nft_apply(const char *ruleset, struct nb_error *err);
+/** Runs nft commands as one transaction; err says "cannot <what>: <nft's first line>".
+ *  -EPERM, -EOPNOTSUPP, -ENOENT (no such table, chain or device), else -EIO. */
+int net_nft_run(const char *commands, const char *what, struct nb_error *err);
+
+/* ---- net-egress.c ---------------------------------------------------------- */
+
+/** Sorts ranges and merges those that overlap or touch, in place; returns how many are left. */
+size_t net_ranges_merge(struct runtime_ip_range *r, size_t n);
+/** The nft commands that give sandbox `id` the chain for e (e->n_deny > 0), replacing any
+ *  it had, hooked at ingress of its veth's host end (which must exist). Malloc'ed. */
+int net_egress_text(const char *id, const struct runtime_egress *e, char **ret);
+int net_egress_set(const char *id, const struct runtime_egress *e, struct nb_error *err);
+/** Deletes the sandbox's chain; 0 when it has none. */
+int net_egress_remove(const char *id, struct nb_error *err);
 
 /* ---- net-sandbox.c --------------------------------------------------------- */
 
@@ -124,6 +139,16 @@ void net_sandbox_mac(uint32_t address, uint8_t ret[6]);
  *  netns_fd) and configures eth0: address, default route through the bridge. */
 int net_sandbox_attach(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
                        struct nb_error *err);
+/** The same, with the egress rules e (when it has denied ranges) in place before the
+ *  pair comes up. */
+int net_sandbox_attach_egress(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
+                              const struct runtime_egress *e, struct nb_error *err);
+enum { NET_LINK_NONE, NET_LINK_DOWN, NET_LINK_UP };
+/** Whether the sandbox has a pair and its host end is up: NET_LINK_*, or -errno. */
+int net_sandbox_link_state(const char *id);
+/** Brings a pair that net_sandbox_cut() took down up again, eth0's route with it. */
+int net_sandbox_reconnect(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
+                          struct nb_error *err);
 /** Takes both ends of the sandbox's pair down: nothing passes, and with eth0 down the
  *  sandbox has no route at all. 0 when there is no pair. */
 int net_sandbox_cut(const char *id, int netns_fd, struct nb_error *err);
@@ -181,5 +206,13 @@ int runtime_net_attach(const struct runtime_net *n, const struct sandbox_spec *s
 bool runtime_net_wanted(const struct runtime_net *n, const struct sandbox_spec *spec);
 /** Cuts the sandbox off (net_sandbox_cut), if it has a pair. */
 int runtime_net_cut(const struct runtime_net *n, const char *id, int netns_fd, struct nb_error *err);
-/** Deletes a dead sandbox's pair by name, if something kept it; logs failures ", ignoring". */
+/** Deletes a dead sandbox's pair by name, if something kept it, and its egress rules;
+ *  logs failures ", ignoring". */
 void runtime_net_remove_leftover(const struct runtime_net *n, const char *id);
+/** Deletes the sandbox's egress rules, if any; logs failures ", ignoring". */
+void runtime_net_remove_egress(const struct runtime_net *n, const char *id);
+/** runtime_sandbox_set_network() for the sandbox `id`; netns_fd >= 0 asks for a way out
+ *  (-EBADF: leave a sandbox without one so). Returns 1 when the sandbox has egress rules
+ *  now, 0 when none. */
+int runtime_net_set(const struct runtime_net *n, const char *id, uint32_t index, int netns_fd,
+                    const struct runtime_egress *e, struct nb_error *err);

@@ -17,6 +17,7 @@
  * admin-prohibited. Traffic to the host is dropped: nothing answers on its behalf. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,31 +112,56 @@ int net_nft_ruleset(char *buf, size_t size, const uint32_t *dns, size_t n_dns)
         return (int)t.len;
 }
 
-int net_nft_apply(const char *ruleset, struct nb_error *err)
+/* One libnftables context for the process, kept: freeing one costs 8-15 ms here (the
+ * kernel's release of its netlink socket), more than the transaction itself (~0.3 ms),
+ * and creates would pay it for every sandbox with egress rules. libnftables checks the
+ * ruleset's generation before it trusts its cache, so changes made by others (other
+ * daemons, an admin's nft) are seen. The lock serialises its users. Its netlink socket
+ * stays in the network namespace of the first caller: only threads in the daemon's own
+ * namespace call this (the short threads that enter a sandbox's never do). */
+static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nft_ctx *nft_shared;
+
+int net_nft_run(const char *commands, const char *what, struct nb_error *err)
 {
-        struct nft_ctx *ctx;
         const char *text;
         char first[160];
         int r = 0;
 
-        ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-        if (!ctx)
-                return nb_error_set(err, -ENOMEM, "cannot start libnftables");
-        if (nft_ctx_buffer_output(ctx) < 0 || nft_ctx_buffer_error(ctx) < 0) {
-                nft_ctx_free(ctx);
-                return nb_error_oom(err);
+        pthread_mutex_lock(&nft_lock);
+        if (!nft_shared) {
+                nft_shared = nft_ctx_new(NFT_CTX_DEFAULT);
+                if (!nft_shared) {
+                        pthread_mutex_unlock(&nft_lock);
+                        return nb_error_set(err, -ENOMEM, "cannot start libnftables");
+                }
+                if (nft_ctx_buffer_output(nft_shared) < 0 || nft_ctx_buffer_error(nft_shared) < 0) {
+                        nft_ctx_free(nft_shared);
+                        nft_shared = NULL;
+                        pthread_mutex_unlock(&nft_lock);
+                        return nb_error_oom(err);
+                }
         }
-        if (nft_run_cmd_from_buffer(ctx, ruleset) != 0) {
+        if (nft_run_cmd_from_buffer(nft_shared, commands) != 0) {
                 /* libnftables gives text, not errno: keep its first line, which names the cause
                  * ("Could not process rule: Operation not supported"). */
-                text = nft_ctx_get_error_buffer(ctx);
+                text = nft_ctx_get_error_buffer(nft_shared);
                 snprintf(first, sizeof(first), "%s", text && text[0] ? text : "unknown error");
                 first[strcspn(first, "\n")] = 0;
-                r = strstr(first, "not permitted")   ? -EPERM
-                    : strstr(first, "not supported") ? -EOPNOTSUPP
-                                                     : -EIO;
-                nb_error_set(err, r, "cannot load the nftables table inet nestbox: %s", first);
+                r = strstr(first, "not permitted")               ? -EPERM
+                    : strstr(first, "not supported")             ? -EOPNOTSUPP
+                    : strstr(first, "No such file or directory") ? -ENOENT
+                                                                 : -EIO;
+                nb_error_set(err, r, "cannot %s: %s", what, first);
         }
-        nft_ctx_free(ctx);
+        /* Reading a buffer empties it: nothing carries over to the next run. */
+        (void)nft_ctx_get_error_buffer(nft_shared);
+        (void)nft_ctx_get_output_buffer(nft_shared);
+        pthread_mutex_unlock(&nft_lock);
         return r;
+}
+
+int net_nft_apply(const char *ruleset, struct nb_error *err)
+{
+        return net_nft_run(ruleset, "load the nftables table inet nestbox", err);
 }

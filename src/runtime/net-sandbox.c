@@ -29,6 +29,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
@@ -271,6 +273,12 @@ static int inside_run(struct inside_job *job, struct nb_error *err)
 int net_sandbox_attach(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
                        struct nb_error *err)
 {
+        return net_sandbox_attach_egress(h, id, index, netns_fd, NULL, err);
+}
+
+int net_sandbox_attach_egress(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
+                              const struct runtime_egress *e, struct nb_error *err)
+{
         struct nl_socket nl = {0};
         char name[IF_NAMESIZE];
         uint32_t address;
@@ -290,6 +298,12 @@ int net_sandbox_attach(const struct net_host *h, const char *id, uint32_t index,
         r = veth_create(&nl, h, name, mac, netns_fd, err);
         if (r < 0)
                 goto out;
+        /* The pair is still down: its rules are in place before it carries anything. */
+        if (e && e->n_deny > 0) {
+                r = net_egress_set(id, e, err);
+                if (r < 0)
+                        goto out;
+        }
         port = if_nametoindex(name);
         if (port == 0) {
                 r = nb_error_set_errno(err, -errno, "cannot find the sandbox's link %s", name);
@@ -337,6 +351,96 @@ int net_sandbox_cut(const char *id, int netns_fd, struct nb_error *err)
                 return r;
         {
                 struct inside_job job = {.netns_fd = netns_fd, .fn = inside_down};
+
+                return inside_run(&job, err);
+        }
+}
+
+/* eth0 up again and its default route back (the kernel dropped it with the link; the
+ * address stayed). */
+static int inside_up(struct inside_job *job)
+{
+        struct nl_socket nl = {0};
+        struct nl_request req = {0};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        struct rtmsg *rtm;
+        uint32_t gw = htonl(job->gateway);
+        unsigned index;
+        int r;
+
+        r = nl_open(&nl, &job->err);
+        if (r < 0)
+                return r;
+        index = if_nametoindex("eth0");
+        if (index == 0) {
+                r = nb_error_set_errno(&job->err, -errno, "cannot find eth0 in the sandbox");
+                goto out;
+        }
+        nlh = nl_request_add(&req, RTM_NEWLINK, 0, sizeof(*ifi), "bring the sandbox's eth0 up");
+        ifi = mnl_nlmsg_get_payload(nlh);
+        ifi->ifi_index = (int)index;
+        ifi->ifi_flags = IFF_UP;
+        ifi->ifi_change = IFF_UP;
+        nlh = nl_request_add(&req, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*rtm),
+                             "give the sandbox its default route");
+        rtm = mnl_nlmsg_get_payload(nlh);
+        rtm->rtm_family = AF_INET;
+        rtm->rtm_table = RT_TABLE_MAIN;
+        rtm->rtm_protocol = RTPROT_STATIC;
+        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+        rtm->rtm_type = RTN_UNICAST;
+        rtm->rtm_flags = RTNH_F_ONLINK;
+        nl_put(&req, RTA_GATEWAY, sizeof(gw), &gw);
+        nl_put_u32(&req, RTA_OIF, index);
+        r = nl_request_run(&nl, &req, NULL, NULL, &job->err);
+out:
+        nl_close(&nl);
+        return r;
+}
+
+int net_sandbox_link_state(const char *id)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct ifreq ifr = {0};
+
+        net_link_name(ifr.ifr_name, id);
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+                return errno == ENODEV ? NET_LINK_NONE : -errno;
+        return ifr.ifr_flags & IFF_UP ? NET_LINK_UP : NET_LINK_DOWN;
+}
+
+int net_sandbox_reconnect(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
+                          struct nb_error *err)
+{
+        struct nl_socket nl = {0};
+        char name[IF_NAMESIZE];
+        uint32_t address;
+        uint8_t mac[6];
+        unsigned port;
+        int r;
+
+        r = net_sandbox_address(&h->subnet, index, &address, err);
+        if (r < 0)
+                return r;
+        net_sandbox_mac(address, mac);
+        net_link_name(name, id);
+        port = if_nametoindex(name);
+        if (port == 0)
+                return nb_error_set_errno(err, -errno, "cannot find the sandbox's link %s", name);
+        r = nl_open(&nl, err);
+        if (r < 0)
+                return r;
+        /* The same settings as at attach (all replaced, none doubled), the host end up. */
+        r = port_configure(&nl, h, (int)port, address, mac, err);
+        nl_close(&nl);
+        if (r < 0)
+                return r;
+        {
+                struct inside_job job = {.netns_fd = netns_fd, .fn = inside_up, .gateway = h->gateway};
 
                 return inside_run(&job, err);
         }

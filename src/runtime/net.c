@@ -75,6 +75,33 @@ int runtime_net_cut(const struct runtime_net *n, const char *id, int netns_fd, s
         return net_sandbox_cut(id, netns_fd, err);
 }
 
+int runtime_net_set(const struct runtime_net *n, const char *id, uint32_t index, int netns_fd,
+                    const struct runtime_egress *e, struct nb_error *err)
+{
+        bool rules = e && e->n_deny > 0;
+        int state, r;
+
+        if (!n->host.enabled)
+                return 0;
+        state = net_sandbox_link_state(id);
+        if (state < 0)
+                return nb_error_set_errno(err, state, "cannot tell whether the sandbox's link is up");
+        if (state == NET_LINK_UP || (state == NET_LINK_DOWN && netns_fd >= 0)) {
+                /* Rules first: a pair brought up again carries nothing they would refuse. */
+                r = rules ? net_egress_set(id, e, err) : net_egress_remove(id, err);
+                if (r >= 0 && state == NET_LINK_DOWN)
+                        r = net_sandbox_reconnect(&n->host, id, index, netns_fd, err);
+                return r < 0 ? r : rules;
+        }
+        /* No way out (nothing passes, rules would be moot), and none is wanted, or there is
+         * no pair yet: one is made, its rules in place before it comes up. */
+        r = net_egress_remove(id, err);
+        if (r < 0 || netns_fd < 0)
+                return r;
+        r = net_sandbox_attach_egress(&n->host, id, index, netns_fd, e, err);
+        return r < 0 ? r : rules;
+}
+
 void runtime_net_remove_leftover(const struct runtime_net *n, const char *id)
 {
         struct nb_error err = {0};
@@ -84,5 +111,14 @@ void runtime_net_remove_leftover(const struct runtime_net *n, const char *id)
         if (!n->host.enabled)
                 return;
         if (net_sandbox_detach(id, &err) < 0)
+                log_warning("sandbox=%s: %s, ignoring", id, err.message);
+        runtime_net_remove_egress(n, id);
+}
+
+void runtime_net_remove_egress(const struct runtime_net *n, const char *id)
+{
+        struct nb_error err = {0};
+
+        if (n->host.enabled && net_egress_remove(id, &err) < 0)
                 log_warning("sandbox=%s: %s, ignoring", id, err.message);
 }

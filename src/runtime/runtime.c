@@ -50,6 +50,7 @@ struct runtime_sandbox {
         int pidfd;
         bool owns_dir;    /* <state>/sandboxes/<id> is ours to remove */
         bool owns_cgroup; /* so are its cgroups */
+        bool egress;      /* it has egress rules (runtime_sandbox_set_network) to remove */
         char *dir;
         char *rootfs_path;
         struct sockaddr_un addr; /* agent.sock */
@@ -350,6 +351,9 @@ static void sandbox_teardown(struct runtime_sandbox *sb)
         }
         if (sb->owns_cgroup)
                 cgroup_remove(&rt->cgroups, sb->id);
+        /* The pair goes with the namespace; its chain, keyed by name, may outlive it. */
+        if (sb->egress)
+                runtime_net_remove_egress(&rt->net, sb->id);
         if (sb->owns_dir) {
                 r = rm_rf_at(rt->sandboxes_fd, sb->id);
                 if (r < 0 && r != -ENOENT)
@@ -608,6 +612,28 @@ int runtime_sandbox_disconnect(struct runtime_sandbox *sb, struct nb_error *err)
         r = runtime_net_cut(&sb->rt->net, sb->id, netns_fd, err);
         if (r < 0)
                 return nb_error_prefix(err, "sandbox '%s'", sb->id);
+        return 0;
+}
+
+int runtime_sandbox_set_network(struct runtime_sandbox *sb, uint32_t net_index, bool connect,
+                                const struct runtime_egress *e, struct nb_error *err)
+{
+        _cleanup_close_ int netns_fd = -EBADF;
+        int r;
+
+        if (!sb->rt->net.host.enabled)
+                return 0;
+        if (connect) {
+                netns_fd = runtime_sandbox_open_netns(sb, err);
+                if (netns_fd < 0)
+                        return netns_fd;
+        }
+        r = runtime_net_set(&sb->rt->net, sb->id, net_index, netns_fd, e, err);
+        if (r < 0) {
+                sb->egress = true; /* whatever the kernel was left with goes at destroy */
+                return nb_error_prefix(err, "sandbox '%s'", sb->id);
+        }
+        sb->egress = r > 0;
         return 0;
 }
 

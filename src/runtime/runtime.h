@@ -96,7 +96,35 @@ int runtime_sandbox_list_dirs(struct runtime *rt, char ***ret_ids, size_t *ret_n
  *  is fine. For a warm sandbox claimed by a create without internet access. */
 int runtime_sandbox_disconnect(struct runtime_sandbox *sb, struct nb_error *err);
 
-/** Removes whatever a dead sandbox left on the host (dirs, cgroups, veth) given only its id. */
+/* Egress rules (E2B's network.allowOut / denyOut): IPv4 ranges the sandbox may or may not
+ * send to. Allowed ranges win over denied ones; with no denied range nothing is filtered. */
+struct runtime_ip_range {
+        uint32_t first, last; /* both included, host byte order */
+};
+
+struct runtime_egress {
+        const struct runtime_ip_range *allow;
+        size_t n_allow;
+        const struct runtime_ip_range *deny;
+        size_t n_deny;
+};
+
+/** Parses an IPv4 address ("8.8.8.8") or CIDR block ("8.8.8.0/24"; host bits are
+ *  ignored, as Go's ParseCIDR does). -EAFNOSUPPORT for an IPv6 address or block, -EINVAL
+ *  for anything else. */
+int runtime_ip_range_parse(const char *text, struct runtime_ip_range *ret);
+
+/** Sets the sandbox's way out and egress rules, replacing earlier ones in one nftables
+ *  transaction. connect: make sure it has a way out (a pair made or brought up again, the
+ *  rules in place before it carries anything); else a sandbox without one (cut at create)
+ *  stays so and needs no rules. e == NULL or without denied ranges: no rules. net_index
+ *  is the spec's. A runtime without a host network has nothing to do (loopback only is
+ *  stricter than any rule). */
+int runtime_sandbox_set_network(struct runtime_sandbox *sb, uint32_t net_index, bool connect,
+                                const struct runtime_egress *e, struct nb_error *err);
+
+/** Removes whatever a dead sandbox left on the host (dirs, cgroups, veth, egress rules)
+ *  given only its id. */
 int runtime_sandbox_remove_leftovers(struct runtime *rt, const char *id, struct nb_error *err);
 
 /** True while the sandbox's pid 1 lives. */

@@ -11,8 +11,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { spawn, spawnSync } from 'node:child_process';
 import { before, after } from 'node:test';
-import { Sandbox } from 'e2b';
-import { setupServer, sleep, within } from './helpers/server.mjs';
+import { InvalidArgumentError, Sandbox, SandboxError, SandboxNotFoundError } from 'e2b';
+import { hostPidsOfSandbox, setupServer, sleep, within } from './helpers/server.mjs';
 
 const SUBNET = '10.77.0.0/16';
 const GATEWAY = '10.77.0.1';
@@ -26,6 +26,7 @@ const HOST_END = `e2eh${process.pid % 100000}`;
 const REMOTE_END = `e2er${process.pid % 100000}`;
 const HOST_ADDR = '192.168.223.1';
 const REMOTE_ADDR = '192.168.223.2';
+const REMOTE_B = '192.168.223.3'; // a second address of the remote host: egress rules tell them apart
 const REMOTE_PORT = 8080;
 let remoteServer = null;
 
@@ -44,6 +45,7 @@ before(async () => {
   sh('ip', ['addr', 'add', `${HOST_ADDR}/24`, 'dev', HOST_END]);
   sh('ip', ['link', 'set', HOST_END, 'up']);
   sh('ip', ['-n', REMOTE_NS, 'addr', 'add', `${REMOTE_ADDR}/24`, 'dev', REMOTE_END]);
+  sh('ip', ['-n', REMOTE_NS, 'addr', 'add', `${REMOTE_B}/24`, 'dev', REMOTE_END]);
   sh('ip', ['-n', REMOTE_NS, 'link', 'set', REMOTE_END, 'up']);
   sh('ip', ['-n', REMOTE_NS, 'link', 'set', 'lo', 'up']);
   const code = `require('http').createServer((q, s) => s.end('remote saw ' + q.socket.remoteAddress.replace(/^::ffff:/, '') + '\\n'))` +
@@ -219,4 +221,177 @@ test('a restarted daemon adopts sandboxes with their network; its table is repla
   assert.equal(sh('nft', ['list', 'table', 'inet', 'nestbox']).stdout, table);
   const addrs = sh('ip', ['-o', '-4', 'addr', 'show', 'dev', 'nestbox0']).stdout.split('\n').filter((l) => l.includes(`${GATEWAY}/`));
   assert.equal(addrs.length, 1, 'the bridge address is not doubled');
+});
+
+// ---- egress rules: network.allowOut / denyOut, allowInternetAccess, updateNetwork ----
+
+const urlA = `http://${REMOTE_ADDR}:${REMOTE_PORT}/`;
+const urlB = `http://${REMOTE_B}:${REMOTE_PORT}/`;
+const chainName = (id) => `sandbox_${id}`;
+const nftRuleset = () => sh('nft', ['list', 'ruleset']).stdout;
+const defined = (o) => JSON.parse(JSON.stringify(o)); // the SDK lists absent fields as undefined
+
+/** What the sandbox reaches of A and B: 'ok' (answered through NAT), or 'refused' (curl's
+ *  "couldn't connect", fast: a reset or ICMP from the host, not a timeout). */
+async function reach(sbx) {
+  const out = {};
+  for (const [name, url] of [['A', urlA], ['B', urlB]]) {
+    const r = await run(sbx, curl(url));
+    if (r.exitCode === 0) {
+      assert.equal(r.stdout, `remote saw ${HOST_ADDR}\n`);
+      out[name] = 'ok';
+    } else {
+      assert.equal(r.exitCode, 7, `curl ${url}: rc=${r.exitCode} ${r.stderr}`);
+      assert.ok(r.ms < 2 * SECOND, `refusing ${url} took ${r.ms} ms`);
+      out[name] = 'refused';
+    }
+  }
+  return out;
+}
+
+/** The SDK's error for an API 400: a SandboxError with statusCode 400 (not its own
+ *  InvalidArgumentError, which it throws only for checks it makes itself). */
+async function rejects400(promise, pattern) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof SandboxError, `not a SandboxError: ${e}`);
+    assert.ok(!(e instanceof InvalidArgumentError), 'the SDK maps an API 400 to SandboxError');
+    assert.equal(e.statusCode, 400, e.message);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+test('denyOut: a denied address is refused at once, others are reached', async (t) => {
+  const sbx = await sandbox(t, 'base', { network: { denyOut: [`${REMOTE_ADDR}/32`] } });
+  assert.deepEqual(await reach(sbx), { A: 'refused', B: 'ok' });
+  // UDP is refused too (ICMP admin-prohibited): a connected UDP socket sees it at once.
+  const udp = await run(sbx, `python3 -c "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.connect(('${REMOTE_ADDR}',9)); s.send(b'x'); time.sleep(0.3); s.send(b'x')" 2>&1; echo rc=$?`);
+  assert.match(udp.stdout, /ConnectionRefusedError|rc=1/, udp.stdout);
+  const info = await Sandbox.getInfo(sbx.sandboxId);
+  assert.deepEqual(info.network?.denyOut, [`${REMOTE_ADDR}/32`]);
+  assert.match(nftRuleset(), new RegExp(`chain ${chainName(sbx.sandboxId)} \\{`));
+});
+
+test('allowInternetAccess false with allowOut: only the allowed address is reached', async (t) => {
+  // Back to back, as above: a warm claim and most likely a cold start.
+  for (let i = 0; i < 2; i++) {
+    const sbx = await sandbox(t, 'base', { allowInternetAccess: false, network: { allowOut: [REMOTE_ADDR] } });
+    assert.deepEqual(await reach(sbx), { A: 'ok', B: 'refused' });
+    const info = await Sandbox.getInfo(sbx.sandboxId);
+    assert.equal(info.allowInternetAccess, false);
+    assert.deepEqual(info.network?.allowOut, [REMOTE_ADDR]);
+  }
+});
+
+test('allowOut wins over denyOut 0.0.0.0/0', async (t) => {
+  const sbx = await sandbox(t, 'base', { network: { allowOut: [`${REMOTE_ADDR}/32`], denyOut: ['0.0.0.0/0'] } });
+  assert.deepEqual(await reach(sbx), { A: 'ok', B: 'refused' });
+  // allowOut alone restricts nothing (E2B: no denyOut, everything allowed).
+  const open = await sandbox(t, 'base', { network: { allowOut: [REMOTE_B] } });
+  assert.deepEqual(await reach(open), { A: 'ok', B: 'ok' });
+  assert.doesNotMatch(nftRuleset(), new RegExp(chainName(open.sandboxId)));
+});
+
+test('updateNetwork replaces the rules of a running sandbox, both ways, and getInfo follows', async (t) => {
+  const sbx = await sandbox(t, 'base', { network: { allowPublicTraffic: true } });
+  assert.deepEqual(await reach(sbx), { A: 'ok', B: 'ok' });
+
+  await sbx.updateNetwork({ denyOut: [REMOTE_ADDR] });
+  assert.deepEqual(await reach(sbx), { A: 'refused', B: 'ok' });
+  let info = await Sandbox.getInfo(sbx.sandboxId);
+  assert.deepEqual(defined(info.network), { allowPublicTraffic: true, denyOut: [REMOTE_ADDR] });
+
+  await sbx.updateNetwork({ allowInternetAccess: false, allowOut: [REMOTE_B] });
+  assert.deepEqual(await reach(sbx), { A: 'refused', B: 'ok' });
+  info = await Sandbox.getInfo(sbx.sandboxId);
+  assert.equal(info.allowInternetAccess, false);
+  assert.deepEqual(defined(info.network), { allowPublicTraffic: true, allowOut: [REMOTE_B] });
+
+  await sbx.updateNetwork({ allowInternetAccess: false });
+  assert.deepEqual(await reach(sbx), { A: 'refused', B: 'refused' });
+
+  // Omitted fields are cleared: everything is open again, and no rule is left.
+  await sbx.updateNetwork({});
+  assert.deepEqual(await reach(sbx), { A: 'ok', B: 'ok' });
+  info = await Sandbox.getInfo(sbx.sandboxId);
+  assert.equal(info.allowInternetAccess, undefined);
+  assert.deepEqual(defined(info.network), { allowPublicTraffic: true });
+  assert.doesNotMatch(nftRuleset(), new RegExp(chainName(sbx.sandboxId)));
+
+  // A paused sandbox takes the update and keeps it when resumed.
+  await sbx.pause();
+  await Sandbox.updateNetwork(sbx.sandboxId, { denyOut: [REMOTE_B] });
+  const again = await Sandbox.connect(sbx.sandboxId);
+  assert.deepEqual(await reach(again), { A: 'ok', B: 'refused' });
+});
+
+test('updateNetwork gives a sandbox created without internet access a way out', async (t) => {
+  // The first is a warm claim (pair taken down), the second most likely a cold start (no pair).
+  for (let i = 0; i < 2; i++) {
+    const sbx = await sandbox(t, 'base', { allowInternetAccess: false });
+    assert.deepEqual(await reach(sbx), { A: 'refused', B: 'refused' });
+    await sbx.updateNetwork({ allowInternetAccess: false, allowOut: [REMOTE_ADDR] });
+    assert.deepEqual(await reach(sbx), { A: 'ok', B: 'refused' });
+    await sbx.updateNetwork({ allowInternetAccess: true });
+    assert.deepEqual(await reach(sbx), { A: 'ok', B: 'ok' });
+    assert.equal((await Sandbox.getInfo(sbx.sandboxId)).allowInternetAccess, true);
+  }
+});
+
+test('updateNetwork on a killed sandbox: SandboxNotFoundError', async () => {
+  const sbx = await server.create('busybox');
+  await Sandbox.kill(sbx.sandboxId);
+  await assert.rejects(Sandbox.updateNetwork(sbx.sandboxId, { denyOut: [REMOTE_ADDR] }), SandboxNotFoundError);
+});
+
+test('what nestbox does not enforce is refused (400) at create and at update', async (t) => {
+  const cases = [
+    [{ allowOut: ['example.com'] }, /allowOut entry 'example\.com' is a domain name: nestbox enforces egress rules by CIDR block or IP address only/],
+    [{ allowOut: ['*.example.com'] }, /domain name/],
+    [{ denyOut: ['example.com'] }, /denyOut entry 'example\.com' is a domain name: deny rules take CIDR blocks or IP addresses only/],
+    [{ denyOut: ['10.0.0.0/33'] }, /denyOut entry '10\.0\.0\.0\/33' is not an IPv4 CIDR block or address/],
+    [{ allowOut: ['1.2.3'] }, /is not an IPv4 CIDR block or address/],
+    [{ denyOut: ['::/0'] }, /is IPv6: sandboxes have IPv4 only/],
+    [{ egressProxy: { address: 'proxy.example.com:1080' } }, /network\.egressProxy is not supported by nestbox/],
+    [{ rules: { 'api.example.com': [{ transform: { headers: { A: 'b' } } }] } }, /network\.rules is not supported by nestbox/],
+  ];
+  const before = server.sandboxIds.size;
+  for (const [network, pattern] of cases) await rejects400(Sandbox.create('busybox', { network }), pattern);
+  await rejects400(Sandbox.create('busybox', { network: { httpsPorts: [3000] } }), /httpsPorts is not supported/);
+  assert.equal(server.sandboxIds.size, before);
+
+  const sbx = await sandbox(t, 'base', { network: { denyOut: [REMOTE_ADDR] } });
+  for (const [network, pattern] of cases) await rejects400(sbx.updateNetwork(network), pattern);
+  // A refused update changes nothing.
+  assert.deepEqual(defined((await Sandbox.getInfo(sbx.sandboxId)).network), { denyOut: [REMOTE_ADDR] });
+  assert.deepEqual(await reach(sbx), { A: 'refused', B: 'ok' });
+});
+
+test('egress rules go with the sandbox, and a restarted daemon puts them back', { timeout: 120 * SECOND }, async (t) => {
+  const gone = await server.create('base', { network: { denyOut: [REMOTE_ADDR] } });
+  assert.match(nftRuleset(), new RegExp(chainName(gone.sandboxId)));
+  await Sandbox.kill(gone.sandboxId);
+  assert.doesNotMatch(nftRuleset(), new RegExp(chainName(gone.sandboxId)));
+
+  const sbx = await sandbox(t, 'base', { network: { denyOut: [REMOTE_ADDR] } });
+  const cold = await sandbox(t, 'base', { allowInternetAccess: false, network: { allowOut: [REMOTE_B] } });
+  // Lost while no daemon watches (as a host's `nft flush ruleset` would): the next daemon
+  // applies what its catalog says.
+  await within(60 * SECOND, server.restart('SIGKILL'), 'restart');
+  assert.match(nftRuleset(), new RegExp(chainName(sbx.sandboxId)));
+  sh('nft', ['delete', 'chain', 'netdev', 'nestbox', chainName(sbx.sandboxId)]);
+  sh('nft', ['delete', 'chain', 'netdev', 'nestbox', chainName(cold.sandboxId)]);
+  await within(60 * SECOND, server.restart('SIGKILL'), 'restart');
+  assert.deepEqual(await reach(await Sandbox.connect(sbx.sandboxId)), { A: 'refused', B: 'ok' });
+  assert.deepEqual(await reach(await Sandbox.connect(cold.sandboxId)), { A: 'refused', B: 'ok' });
+  // A sandbox that died while no daemon ran has its rules removed at adoption.
+  const dead = await server.create('base', { network: { denyOut: [REMOTE_ADDR] } });
+  // The daemon first: a sandbox's pid 1 is its child, and would stay a zombie until reaped.
+  server.proc.kill('SIGKILL');
+  await server.exited;
+  const pids = hostPidsOfSandbox(dead.sandboxId);
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 50 && pids.some((p) => fs.existsSync(`/proc/${p}`)); i++) await sleep(100);
+  await within(60 * SECOND, server.restart('SIGKILL'), 'restart');
+  assert.doesNotMatch(nftRuleset(), new RegExp(chainName(dead.sandboxId)));
 });
