@@ -155,14 +155,15 @@ struct inside_job {
         struct nb_error err;
 };
 
-/* Up, address, default route. */
-static int inside_configure(struct inside_job *job)
+/* eth0 up and its default route; the first time (with_address) also its address.
+ * Bringing it up again after inside_down needs no address (it stayed) but the route
+ * again (the kernel dropped it with the link). */
+static int inside_bring_up(struct inside_job *job, bool with_address)
 {
         struct nl_socket nl = {0};
         struct nl_request req = {0};
         struct nlmsghdr *nlh;
         struct ifinfomsg *ifi;
-        struct ifaddrmsg *ifa;
         struct rtmsg *rtm;
         uint32_t addr = htonl(job->address), gw = htonl(job->gateway);
         unsigned index;
@@ -184,19 +185,23 @@ static int inside_configure(struct inside_job *job)
         ifi->ifi_flags = IFF_UP;
         ifi->ifi_change = IFF_UP;
 
-        nlh = nl_request_add(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa),
-                             "give the sandbox's eth0 its address");
-        ifa = mnl_nlmsg_get_payload(nlh);
-        ifa->ifa_family = AF_INET;
-        ifa->ifa_prefixlen = 32;
-        ifa->ifa_index = index;
-        nl_put(&req, IFA_LOCAL, sizeof(addr), &addr);
-        nl_put(&req, IFA_ADDRESS, sizeof(addr), &addr);
+        if (with_address) {
+                struct ifaddrmsg *ifa;
+
+                nlh = nl_request_add(&req, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifa),
+                                     "give the sandbox's eth0 its address");
+                ifa = mnl_nlmsg_get_payload(nlh);
+                ifa->ifa_family = AF_INET;
+                ifa->ifa_prefixlen = 32;
+                ifa->ifa_index = index;
+                nl_put(&req, IFA_LOCAL, sizeof(addr), &addr);
+                nl_put(&req, IFA_ADDRESS, sizeof(addr), &addr);
+        }
 
         /* "default via <gateway> dev eth0 onlink": the gateway is reachable although no
          * prefix covers it. */
-        nlh = nl_request_add(&req, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, sizeof(*rtm),
-                             "give the sandbox its default route");
+        nlh = nl_request_add(&req, RTM_NEWROUTE, NLM_F_CREATE | (with_address ? NLM_F_EXCL : NLM_F_REPLACE),
+                             sizeof(*rtm), "give the sandbox its default route");
         rtm = mnl_nlmsg_get_payload(nlh);
         rtm->rtm_family = AF_INET;
         rtm->rtm_table = RT_TABLE_MAIN;
@@ -210,6 +215,16 @@ static int inside_configure(struct inside_job *job)
 out:
         nl_close(&nl);
         return r;
+}
+
+static int inside_configure(struct inside_job *job)
+{
+        return inside_bring_up(job, true);
+}
+
+static int inside_up(struct inside_job *job)
+{
+        return inside_bring_up(job, false);
 }
 
 /* eth0 down: the kernel drops every route through it, so connecting anywhere fails at
@@ -354,49 +369,6 @@ int net_sandbox_cut(const char *id, int netns_fd, struct nb_error *err)
 
                 return inside_run(&job, err);
         }
-}
-
-/* eth0 up again and its default route back (the kernel dropped it with the link; the
- * address stayed). */
-static int inside_up(struct inside_job *job)
-{
-        struct nl_socket nl = {0};
-        struct nl_request req = {0};
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
-        struct rtmsg *rtm;
-        uint32_t gw = htonl(job->gateway);
-        unsigned index;
-        int r;
-
-        r = nl_open(&nl, &job->err);
-        if (r < 0)
-                return r;
-        index = if_nametoindex("eth0");
-        if (index == 0) {
-                r = nb_error_set_errno(&job->err, -errno, "cannot find eth0 in the sandbox");
-                goto out;
-        }
-        nlh = nl_request_add(&req, RTM_NEWLINK, 0, sizeof(*ifi), "bring the sandbox's eth0 up");
-        ifi = mnl_nlmsg_get_payload(nlh);
-        ifi->ifi_index = (int)index;
-        ifi->ifi_flags = IFF_UP;
-        ifi->ifi_change = IFF_UP;
-        nlh = nl_request_add(&req, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof(*rtm),
-                             "give the sandbox its default route");
-        rtm = mnl_nlmsg_get_payload(nlh);
-        rtm->rtm_family = AF_INET;
-        rtm->rtm_table = RT_TABLE_MAIN;
-        rtm->rtm_protocol = RTPROT_STATIC;
-        rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-        rtm->rtm_type = RTN_UNICAST;
-        rtm->rtm_flags = RTNH_F_ONLINK;
-        nl_put(&req, RTA_GATEWAY, sizeof(gw), &gw);
-        nl_put_u32(&req, RTA_OIF, index);
-        r = nl_request_run(&nl, &req, NULL, NULL, &job->err);
-out:
-        nl_close(&nl);
-        return r;
 }
 
 int net_sandbox_link_state(const char *id)
