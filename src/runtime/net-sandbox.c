@@ -285,6 +285,20 @@ static int inside_run(struct inside_job *job, struct nb_error *err)
 
 /* ---- attach, detach ------------------------------------------------------------ */
 
+/* What a sandbox's link is called and which address and MAC it has: all derived, so
+ * attach and reconnect agree without storing anything. */
+static int link_identity(const struct net_host *h, const char *id, uint32_t index, char name[IF_NAMESIZE],
+                         uint32_t *ret_address, uint8_t mac[6], struct nb_error *err)
+{
+        int r = net_sandbox_address(&h->subnet, index, ret_address, err);
+
+        if (r < 0)
+                return r;
+        net_sandbox_mac(*ret_address, mac);
+        net_link_name(name, id);
+        return 0;
+}
+
 int net_sandbox_attach(const struct net_host *h, const char *id, uint32_t index, int netns_fd,
                        struct nb_error *err)
 {
@@ -301,11 +315,9 @@ int net_sandbox_attach_egress(const struct net_host *h, const char *id, uint32_t
         unsigned port;
         int r;
 
-        r = net_sandbox_address(&h->subnet, index, &address, err);
+        r = link_identity(h, id, index, name, &address, mac, err);
         if (r < 0)
                 return r;
-        net_sandbox_mac(address, mac);
-        net_link_name(name, id);
 
         r = nl_open(&nl, err);
         if (r < 0)
@@ -395,11 +407,9 @@ int net_sandbox_reconnect(const struct net_host *h, const char *id, uint32_t ind
         unsigned port;
         int r;
 
-        r = net_sandbox_address(&h->subnet, index, &address, err);
+        r = link_identity(h, id, index, name, &address, mac, err);
         if (r < 0)
                 return r;
-        net_sandbox_mac(address, mac);
-        net_link_name(name, id);
         port = if_nametoindex(name);
         if (port == 0)
                 return nb_error_set_errno(err, -errno, "cannot find the sandbox's link %s", name);
