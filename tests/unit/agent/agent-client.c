@@ -2,6 +2,9 @@
 #include "agent-client.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +18,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "../../../src/wire/connect.h"
 #include "../../../src/wire/link.h"
@@ -291,4 +296,26 @@ int agent_test_preamble(int argc, char **argv, const char *usage_args)
                 return 77;
         }
         return 0;
+}
+
+char *exch_expect_next(struct exch *e, uint8_t want_flags)
+{
+        uint8_t flags = 0xff;
+        char *payload = NULL;
+        size_t len;
+
+        if (exch_next_envelope(e, 10000, &flags, &payload, &len) < 0)
+                fail_msg("no envelope while waiting for one with flags %u", want_flags);
+        if (flags != want_flags)
+                fail_msg("envelope flags %u, want %u: %s", flags, want_flags, payload);
+        return payload;
+}
+
+void exch_expect_payload(struct exch *e, uint8_t flags, const char *want)
+{
+        char *got = exch_expect_next(e, flags);
+
+        if (strcmp(got, want) != 0)
+                fail_msg("got %s\nwant %s", got, want);
+        free(got);
 }

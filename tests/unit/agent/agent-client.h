@@ -58,3 +58,9 @@ int agent_http(const struct agent_proc *a, const char *method, const char *path,
 
 /** Appends a Connect envelope holding n bytes. */
 void envelope(struct buf *b, uint8_t flags, const void *p, size_t n);
+
+/* cmocka assertions on a Connect stream (every test binary links cmocka). */
+/** The next envelope, which must come within 10 s with these flags; its payload (caller frees). */
+char *exch_expect_next(struct exch *e, uint8_t want_flags);
+/** The next envelope must have these flags and exactly this payload. */
+void exch_expect_payload(struct exch *e, uint8_t flags, const char *want);

@@ -63,31 +63,10 @@ static void open_stream(const char *path, const char *json, const char *const *e
                             "application/connect+json");
 }
 
-/* Next envelope; asserts its flags and returns the payload (caller frees). */
-static char *next(struct exch *e, uint8_t want_flags)
-{
-        uint8_t flags = 0xff;
-        char *payload = NULL;
-        size_t len;
-
-        assert_int_equal(exch_next_envelope(e, 10000, &flags, &payload, &len), 0);
-        if (flags != want_flags)
-                fail_msg("envelope flags %u, want %u: %s", flags, want_flags, payload);
-        return payload;
-}
-
-static void expect(struct exch *e, uint8_t flags, const char *want)
-{
-        char *got = next(e, flags);
-
-        assert_string_equal(got, want);
-        free(got);
-}
-
 /* Reads the start event and returns its pid. */
 static int expect_start(struct exch *e)
 {
-        char *got = next(e, 0), *want;
+        char *got = exch_expect_next(e, 0), *want;
         int pid = -1;
 
         assert_int_equal(sscanf(got, "{\"event\":{\"start\":{\"pid\":%d}}}", &pid), 1);
@@ -110,7 +89,7 @@ static void expect_stream_done(struct exch *e)
 static char *collect_until_end(struct exch *e, const char *kind, struct buf *out)
 {
         for (;;) {
-                char *got = next(e, 0), *p;
+                char *got = exch_expect_next(e, 0), *p;
                 char prefix[64];
 
                 snprintf(prefix, sizeof(prefix), "{\"event\":{\"data\":{\"%s\":\"", kind);
@@ -170,9 +149,9 @@ static void test_echo_hello(void **state)
                     "{\"process\":{\"cmd\":\"/bin/bash\",\"args\":[\"-l\",\"-c\",\"echo hello\"]},\"stdin\":false}",
                     (const char *[]){"connect-timeout-ms", "60000", "keepalive-ping-interval", "50", NULL}, &e);
         expect_start(&e);
-        expect(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
-        expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -182,10 +161,10 @@ static void test_exit_3(void **state)
 
         open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"/bin/sh\",\"args\":[\"-c\",\"exit 3\"]}}", NULL, &e);
         expect_start(&e);
-        expect(&e, 0,
+        exch_expect_payload(&e, 0,
                "{\"event\":{\"end\":{\"exitCode\":3,\"exited\":true,\"status\":\"exit status 3\","
                "\"error\":\"exit status 3\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -199,9 +178,9 @@ static void test_stderr_and_env(void **state)
                     (const char *[]){"authorization", "Basic cm9vdDo=", NULL}, &e);
         expect_start(&e);
         /* "1-/root-root-root\n" */
-        expect(&e, 0, "{\"event\":{\"data\":{\"stderr\":\"MS0vcm9vdC1yb290LXJvb3QK\"}}}");
-        expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"data\":{\"stderr\":\"MS0vcm9vdC1yb290LXJvb3QK\"}}}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -227,7 +206,7 @@ static void test_child_setup(void **state)
         assert_string_equal((char *)out.data, want);
         free(want);
         buf_done(&out);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 
         open_stream("/process.Process/Start",
@@ -241,13 +220,13 @@ static void test_child_setup(void **state)
         buf_append(&out, "", 1);
         assert_string_equal((char *)out.data, "65534\n65534\n65534\n/nonexistent nobody nobody\n/tmp\n");
         buf_done(&out);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 
         /* nobody's home does not exist: with no cwd, Start fails the way envd does. */
         open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"true\"}}",
                     (const char *[]){"authorization", "Basic bm9ib2R5Og==", NULL}, &e);
-        expect(&e, 2, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"cwd '/nonexistent' does not exist\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"cwd '/nonexistent' does not exist\"}}");
         expect_stream_done(&e);
 }
 
@@ -262,7 +241,7 @@ static void test_stdin_cat(void **state)
         req = fmt("{\"process\":{\"pid\":%d},\"input\":{\"stdin\":\"aGVsbG8K\"}}", pid);
         unary("SendInput", req, 200, "{}");
         free(req);
-        expect(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"aGVsbG8K\"}}}");
         /* pty input to a pipe process is internal (envd) */
         req = fmt("{\"process\":{\"pid\":%d},\"input\":{\"pty\":\"aGVsbG8K\"}}", pid);
         unary("SendInput", req, 500, NULL);
@@ -270,8 +249,8 @@ static void test_stdin_cat(void **state)
         req = fmt("{\"process\":{\"pid\":%d}}", pid);
         unary("CloseStdin", req, 200, "{}");
         free(req);
-        expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -281,8 +260,8 @@ static void test_stdin_false_is_eof(void **state)
 
         open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"cat\"},\"stdin\":false}", NULL, &e);
         expect_start(&e);
-        expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -307,9 +286,9 @@ static void test_signal_and_list(void **state)
         unary("SendSignal", "{\"process\":{\"tag\":\"sleeper\"},\"signal\":\"SIGNAL_UNSPECIFIED\"}", 501, NULL);
         req = fmt("{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}", pid);
         unary("SendSignal", req, 200, "{}");
-        expect(&e, 0,
+        exch_expect_payload(&e, 0,
                "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"signal: killed\",\"error\":\"signal: killed\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 
         list = unary_body("List", "{}");
@@ -334,7 +313,7 @@ static void test_sigterm(void **state)
         open_stream("/process.Process/Start",
                     "{\"process\":{\"cmd\":\"sh\",\"args\":[\"-c\",\"echo ready; exec sleep 100\"]}}", NULL, &e);
         pid = expect_start(&e);
-        expect(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"cmVhZHkK\"}}}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"cmVhZHkK\"}}}");
         /* stdin absent = a pipe; closing it twice is a no-op the second time. */
         req = fmt("{\"process\":{\"pid\":%d}}", pid);
         unary("CloseStdin", req, 200, "{}");
@@ -343,10 +322,10 @@ static void test_sigterm(void **state)
         req = fmt("{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGTERM\"}", pid);
         unary("SendSignal", req, 200, "{}");
         free(req);
-        expect(&e, 0,
+        exch_expect_payload(&e, 0,
                "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"signal: terminated\","
                "\"error\":\"signal: terminated\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -360,7 +339,7 @@ static void test_connect_later_output(void **state)
                     "{\"process\":{\"cmd\":\"sh\",\"args\":[\"-c\",\"echo early; read x; echo got $x\"]},\"stdin\":true}",
                     NULL, &start);
         pid = expect_start(&start);
-        expect(&start, 0, "{\"event\":{\"data\":{\"stdout\":\"ZWFybHkK\"}}}");
+        exch_expect_payload(&start, 0, "{\"event\":{\"data\":{\"stdout\":\"ZWFybHkK\"}}}");
         req = fmt("{\"process\":{\"pid\":%d}}", pid);
         open_stream("/process.Process/Connect", req, NULL, &conn);
         open_stream("/process.Process/Connect", req, NULL, &conn2);
@@ -374,9 +353,9 @@ static void test_connect_later_output(void **state)
         for (int i = 0; i < 3; i++) {
                 struct exch *e = i == 0 ? &start : i == 1 ? &conn : &conn2;
 
-                expect(e, 0, "{\"event\":{\"data\":{\"stdout\":\"Z290IGhpCg==\"}}}");
-                expect(e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-                expect(e, 2, "{}");
+                exch_expect_payload(e, 0, "{\"event\":{\"data\":{\"stdout\":\"Z290IGhpCg==\"}}}");
+                exch_expect_payload(e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+                exch_expect_payload(e, 2, "{}");
                 expect_stream_done(e);
         }
 
@@ -385,8 +364,8 @@ static void test_connect_later_output(void **state)
         open_stream("/process.Process/Connect", req, NULL, &conn);
         free(req);
         assert_int_equal(expect_start(&conn), pid);
-        expect(&conn, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-        expect(&conn, 2, "{}");
+        exch_expect_payload(&conn, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        exch_expect_payload(&conn, 2, "{}");
         expect_stream_done(&conn);
 }
 
@@ -395,10 +374,10 @@ static void test_connect_unknown(void **state)
         struct exch e;
 
         open_stream("/process.Process/Connect", "{\"process\":{\"pid\":999999}}", NULL, &e);
-        expect(&e, 2, "{\"error\":{\"code\":\"not_found\",\"message\":\"process with pid 999999 not found\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"not_found\",\"message\":\"process with pid 999999 not found\"}}");
         expect_stream_done(&e);
         open_stream("/process.Process/Connect", "{\"process\":{\"tag\":\"nope\"}}", NULL, &e);
-        expect(&e, 2, "{\"error\":{\"code\":\"not_found\",\"message\":\"process with tag 'nope' not found\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"not_found\",\"message\":\"process with tag 'nope' not found\"}}");
         expect_stream_done(&e);
         unary("SendInput", "{\"process\":{\"pid\":999999},\"input\":{\"stdin\":\"YQ==\"}}", 404,
               "{\"code\":\"not_found\",\"message\":\"process with pid 999999 not found\"}");
@@ -415,7 +394,7 @@ static void test_timeout(void **state)
         open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"sleep\",\"args\":[\"5\"]}}",
                     (const char *[]){"connect-timeout-ms", "200", NULL}, &e);
         pid = expect_start(&e);
-        expect(&e, 2, "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
         expect_stream_done(&e);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         assert_true(t1.tv_sec - t0.tv_sec < 3);
@@ -426,9 +405,9 @@ static void test_timeout(void **state)
         open_stream("/process.Process/Connect", req, NULL, &e);
         free(req);
         expect_start(&e);
-        expect(&e, 0,
+        exch_expect_payload(&e, 0,
                "{\"event\":{\"end\":{\"exitCode\":-1,\"status\":\"signal: killed\",\"error\":\"signal: killed\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -441,7 +420,7 @@ static void test_keepalive(void **state)
                     (const char *[]){"keepalive-ping-interval", "1", NULL}, &e);
         expect_start(&e);
         for (;;) {
-                char *got = next(&e, 0);
+                char *got = exch_expect_next(&e, 0);
 
                 if (strcmp(got, "{\"event\":{\"keepalive\":{}}}") == 0) {
                         keepalives++;
@@ -453,7 +432,7 @@ static void test_keepalive(void **state)
                 break;
         }
         assert_true(keepalives >= 1);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -517,7 +496,7 @@ static void test_proto_start_and_list(void **state)
         assert_null(resp->event->end->error);
         process__start_response__free_unpacked(resp, NULL);
         free(payload);
-        expect(&e, 2, "{}"); /* end-of-stream is JSON even on proto streams */
+        exch_expect_payload(&e, 2, "{}"); /* end-of-stream is JSON even on proto streams */
         expect_stream_done(&e);
 
         /* Unary proto: an empty ListRequest is an empty body. */
@@ -564,7 +543,7 @@ static void test_disconnect_keeps_process(void **state)
         req = fmt("{\"process\":{\"pid\":%d}}", pid);
         open_stream("/process.Process/Connect", req, NULL, &e);
         expect_start(&e);
-        expect(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"eAo=\"}}}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"eAo=\"}}}");
         exch_close(&e);
         free(req);
         req = fmt("{\"process\":{\"pid\":%d},\"signal\":\"SIGNAL_SIGKILL\"}", pid);
@@ -590,7 +569,7 @@ static void test_pty(void **state)
         assert_int_equal(out.len, 7);
         assert_memory_equal(out.data, "24 80\r\n", 7);
         buf_done(&out);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 
         /* Resize through Update, input through SendInput(pty). */
@@ -615,7 +594,7 @@ static void test_pty(void **state)
         free(end);
         assert_non_null(memmem(out.data, out.len, "30 100\r\nok\r\n", 12));
         buf_done(&out);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -641,18 +620,18 @@ static void test_stream_input(void **state)
         envelope(&body, 0, msg, strlen(msg));
         assert_int_equal(exch_send_body(&in, body.data, body.len), 0);
         buf_done(&body);
-        expect(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"YWJj\"}}}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"data\":{\"stdout\":\"YWJj\"}}}");
         assert_int_equal(exch_send_end(&in), 0);
         assert_int_equal(exch_read_head(&in, 10000), 0);
         assert_int_equal(in.status, 200);
-        expect(&in, 0, "{}");
-        expect(&in, 2, "{}");
+        exch_expect_payload(&in, 0, "{}");
+        exch_expect_payload(&in, 2, "{}");
         expect_stream_done(&in);
         msg = fmt("{\"process\":{\"pid\":%d}}", pid);
         unary("CloseStdin", msg, 200, "{}");
         free(msg);
-        expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -664,19 +643,19 @@ static void test_start_errors(void **state)
 
         open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"true\"}}",
                     (const char *[]){"authorization", "Basic bm9zdWNodXNlcjo=", NULL}, &e); /* "nosuchuser:" */
-        expect(&e, 2, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"invalid username: 'nosuchuser'\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"unauthenticated\",\"message\":\"invalid username: 'nosuchuser'\"}}");
         expect_stream_done(&e);
 
         open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"true\",\"cwd\":\"/nonexistent\"}}", NULL, &e);
-        expect(&e, 2, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"cwd '/nonexistent' does not exist\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"cwd '/nonexistent' does not exist\"}}");
         expect_stream_done(&e);
 
         open_stream("/process.Process/Start", "{\"process\":{\"args\":[\"x\"]}}", NULL, &e);
-        expect(&e, 2, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"process.cmd is required\"}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\"process.cmd is required\"}}");
         expect_stream_done(&e);
 
         open_stream("/process.Process/Start", "{\"process\":", NULL, &e);
-        end = next(&e, 2);
+        end = exch_expect_next(&e, 2);
         assert_non_null(strstr(end, "\"code\":\"invalid_argument\""));
         free(end);
         expect_stream_done(&e);
@@ -689,7 +668,7 @@ static void test_start_errors(void **state)
                                  "\"error\":\"exec: \\\"no-such-command-xyz\\\": executable file not found in $PATH\"}}}");
         free(end);
         buf_done(&err);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -744,7 +723,7 @@ static void test_init_and_envs(void **state)
         assert_int_equal(out.len, 10);
         assert_memory_equal(out.data, "bar2\n/tmp\n", 10);
         buf_done(&out);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 
         assert_int_equal(agent_http(&agent, "POST", "/init", (const char *[]){CT_UNARY, NULL}, "{\"envVars\":[]}", &status, &body), 0);
@@ -845,7 +824,7 @@ static void test_no_zombies(void **state)
                 assert_int_equal(out.len, 5);
                 assert_memory_equal(out.data, "late\n", 5);
                 buf_done(&out);
-                expect(&e, 2, "{}");
+                exch_expect_payload(&e, 2, "{}");
                 expect_stream_done(&e);
         }
         for (int i = 0; i < 200; i++) {
@@ -853,8 +832,8 @@ static void test_no_zombies(void **state)
 
                 open_stream("/process.Process/Start", "{\"process\":{\"cmd\":\"true\"}}", NULL, &e);
                 expect_start(&e);
-                expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-                expect(&e, 2, "{}");
+                exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+                exch_expect_payload(&e, 2, "{}");
                 expect_stream_done(&e);
         }
         usleep(100000);
@@ -897,7 +876,7 @@ static void test_big_output_backpressure(void **state)
                 fail_msg("agent buffers %ld kB of anonymous memory for a stalled client", rss);
         for (;;) {
                 struct buf out = {0};
-                char *msg = next(&e, 0);
+                char *msg = exch_expect_next(&e, 0);
                 const char *prefix = "{\"event\":{\"data\":{\"stdout\":\"";
 
                 if (strncmp(msg, prefix, strlen(prefix)) != 0) {
@@ -917,7 +896,7 @@ static void test_big_output_backpressure(void **state)
         free(end);
         assert_int_equal(got, total);
         assert_true(chunks >= total / 32768);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 }
 
@@ -968,7 +947,7 @@ static void test_pid1_start_and_orphans(void **state)
         buf_append(&out, "", 1);
         assert_int_equal(atoi((char *)out.data), pid);
         buf_done(&out);
-        expect(&e, 2, "{}");
+        exch_expect_payload(&e, 2, "{}");
         expect_stream_done(&e);
 
         /* Double-forked orphans with their output detached re-parent to pid 1. */
@@ -977,8 +956,8 @@ static void test_pid1_start_and_orphans(void **state)
                             "{\"process\":{\"cmd\":\"sh\",\"args\":[\"-c\",\"(sleep 0.05 >/dev/null 2>&1 &) ; exit 0\"]}}",
                             NULL, &e);
                 expect_start(&e);
-                expect(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
-                expect(&e, 2, "{}");
+                exch_expect_payload(&e, 0, "{\"event\":{\"end\":{\"exited\":true,\"status\":\"exit status 0\"}}}");
+                exch_expect_payload(&e, 2, "{}");
                 expect_stream_done(&e);
         }
         usleep(300000);

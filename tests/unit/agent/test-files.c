@@ -720,34 +720,6 @@ static void open_watch(const char *json, const char *timeout_ms, struct exch *e)
         assert_int_equal(e->status, 200);
 }
 
-static char *next_env(struct exch *e, uint8_t want_flags)
-{
-        uint8_t flags = 0xff;
-        char *payload = NULL;
-        size_t len;
-
-        assert_int_equal(exch_next_envelope(e, 10000, &flags, &payload, &len), 0);
-        if (flags != want_flags)
-                fail_msg("envelope flags %u, want %u: %s", flags, want_flags, payload);
-        return payload;
-}
-
-static void expect_env(struct exch *e, uint8_t flags, const char *want)
-{
-        uint8_t got_flags = 0xff;
-        char *got = NULL;
-        size_t len;
-
-        if (exch_next_envelope(e, 10000, &got_flags, &got, &len) < 0)
-                fail_msg("no envelope while waiting for %s", want);
-        if (got_flags != flags)
-                fail_msg("envelope flags %u, want %u: %s", got_flags, flags, got);
-
-        if (strcmp(got, want) != 0)
-                fail_msg("got %s\nwant %s", got, want);
-        free(got);
-}
-
 #define EV(name, type) "{\"filesystem\":{\"name\":\"" name "\",\"type\":\"EVENT_TYPE_" type "\"}}"
 
 static void test_watch_dir(void **state)
@@ -759,59 +731,59 @@ static void test_watch_dir(void **state)
 
         mkdir(w, 0755);
         open_watch("{\"path\":\"w\",\"recursive\":true}", "60000", &e);
-        expect_env(&e, 0, "{\"start\":{}}");
+        exch_expect_payload(&e, 0, "{\"start\":{}}");
 
         snprintf(p, sizeof(p), "%s/f.txt", w);
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         assert_true(fd >= 0);
-        expect_env(&e, 0, EV("f.txt", "CREATE"));
+        exch_expect_payload(&e, 0, EV("f.txt", "CREATE"));
         assert_int_equal(write(fd, "x", 1), 1);
-        expect_env(&e, 0, EV("f.txt", "WRITE"));
+        exch_expect_payload(&e, 0, EV("f.txt", "WRITE"));
         close(fd);
         assert_int_equal(chmod(p, 0600), 0);
-        expect_env(&e, 0, EV("f.txt", "CHMOD"));
+        exch_expect_payload(&e, 0, EV("f.txt", "CHMOD"));
         snprintf(p2, sizeof(p2), "%s/g.txt", w);
         assert_int_equal(rename(p, p2), 0);
-        expect_env(&e, 0, EV("f.txt", "RENAME"));
-        expect_env(&e, 0, EV("g.txt", "CREATE"));
+        exch_expect_payload(&e, 0, EV("f.txt", "RENAME"));
+        exch_expect_payload(&e, 0, EV("g.txt", "CREATE"));
         assert_int_equal(unlink(p2), 0);
-        expect_env(&e, 0, EV("g.txt", "REMOVE"));
+        exch_expect_payload(&e, 0, EV("g.txt", "REMOVE"));
 
         /* Recursive: a new directory is followed at once. */
         snprintf(p, sizeof(p), "%s/d1", w);
         assert_int_equal(mkdir(p, 0755), 0);
-        expect_env(&e, 0, EV("d1", "CREATE"));
+        exch_expect_payload(&e, 0, EV("d1", "CREATE"));
         usleep(100000); /* the agent watches d1 right after sending its CREATE */
         snprintf(p, sizeof(p), "%s/d1/h", w);
         put_file(p, "", 0, -1, -1);
-        expect_env(&e, 0, EV("d1/h", "CREATE"));
-        expect_env(&e, 0, EV("d1/h", "CHMOD"));
+        exch_expect_payload(&e, 0, EV("d1/h", "CREATE"));
+        exch_expect_payload(&e, 0, EV("d1/h", "CHMOD"));
         /* A directory moved in from outside the watch is followed too. */
         snprintf(p, sizeof(p), "%s/moved", rp(&fr, "/home/user"));
         mkdir(p, 0755);
         snprintf(p2, sizeof(p2), "%s/moved", w);
         assert_int_equal(rename(p, p2), 0);
-        expect_env(&e, 0, EV("moved", "CREATE"));
+        exch_expect_payload(&e, 0, EV("moved", "CREATE"));
         usleep(100000);
         snprintf(p, sizeof(p), "%s/moved/in", w);
         assert_int_equal(mkdir(p, 0755), 0);
-        expect_env(&e, 0, EV("moved/in", "CREATE"));
+        exch_expect_payload(&e, 0, EV("moved/in", "CREATE"));
         /* A directory renamed inside the watch reports its new names. */
         snprintf(p2, sizeof(p2), "%s/renamed", w);
         snprintf(p, sizeof(p), "%s/moved", w);
         assert_int_equal(rename(p, p2), 0);
-        expect_env(&e, 0, EV("moved", "RENAME"));
-        expect_env(&e, 0, EV("renamed", "CREATE"));
+        exch_expect_payload(&e, 0, EV("moved", "RENAME"));
+        exch_expect_payload(&e, 0, EV("renamed", "CREATE"));
         usleep(100000);
         snprintf(p, sizeof(p), "%s/renamed/in/z", w);
         put_file(p, "", 0, -1, -1);
-        expect_env(&e, 0, EV("renamed/in/z", "CREATE"));
-        expect_env(&e, 0, EV("renamed/in/z", "CHMOD"));
+        exch_expect_payload(&e, 0, EV("renamed/in/z", "CREATE"));
+        exch_expect_payload(&e, 0, EV("renamed/in/z", "CHMOD"));
         exch_close(&e); /* stop(): the agent drops the watch */
 
         /* mkdir -p: every level is reported (some by the scan of the new directory). */
         open_watch("{\"path\":\"/home/user/w\",\"recursive\":true}", NULL, &e);
-        expect_env(&e, 0, "{\"start\":{}}");
+        exch_expect_payload(&e, 0, "{\"start\":{}}");
         snprintf(p, sizeof(p), "%s/p", w);
         mkdir(p, 0755);
         snprintf(p, sizeof(p), "%s/p/q", w);
@@ -822,7 +794,7 @@ static void test_watch_dir(void **state)
                 bool seen_p = false, seen_q = false, seen_r = false;
 
                 while (!(seen_p && seen_q && seen_r)) {
-                        char *got = next_env(&e, 0);
+                        char *got = exch_expect_next(&e, 0);
 
                         seen_p |= strcmp(got, EV("p", "CREATE")) == 0;
                         seen_q |= strcmp(got, EV("p/q", "CREATE")) == 0;
@@ -835,7 +807,7 @@ static void test_watch_dir(void **state)
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         close(fd);
         for (;;) {
-                char *got = next_env(&e, 0);
+                char *got = exch_expect_next(&e, 0);
                 bool done = strcmp(got, EV("p/q/r/deep.txt", "CREATE")) == 0;
 
                 free(got);
@@ -846,14 +818,14 @@ static void test_watch_dir(void **state)
 
         /* Not recursive, with entries: events below subdirectories are not seen. */
         open_watch("{\"path\":\"w\",\"includeEntry\":true}", NULL, &e);
-        expect_env(&e, 0, "{\"start\":{}}");
+        exch_expect_payload(&e, 0, "{\"start\":{}}");
         snprintf(p, sizeof(p), "%s/p/q/r/ignored.txt", w);
         put_file(p, "", 0, -1, -1);
         snprintf(p, sizeof(p), "%s/top.txt", w);
         fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         close(fd);
         {
-                char *got = next_env(&e, 0);
+                char *got = exch_expect_next(&e, 0);
                 const char *prefix = "{\"filesystem\":{\"name\":\"top.txt\",\"type\":\"EVENT_TYPE_CREATE\",\"entry\":"
                                      "{\"name\":\"top.txt\",\"type\":\"FILE_TYPE_FILE\",\"path\":\"/home/user/w/top.txt\"";
 
@@ -862,7 +834,7 @@ static void test_watch_dir(void **state)
                 free(got);
         }
         unlink(p);
-        expect_env(&e, 0, EV("top.txt", "REMOVE")); /* no entry on REMOVE */
+        exch_expect_payload(&e, 0, EV("top.txt", "REMOVE")); /* no entry on REMOVE */
         exch_close(&e);
 }
 
@@ -872,19 +844,19 @@ static void test_watch_errors_and_timeout(void **state)
         char *got;
 
         open_watch("{\"path\":\"/home/user/no-such\"}", NULL, &e);
-        got = next_env(&e, 2);
+        got = exch_expect_next(&e, 2);
         assert_non_null(strstr(got, "\"code\":\"not_found\""));
         free(got);
         exch_close(&e);
         open_watch("{\"path\":\"/home/user/a.txt\"}", NULL, &e);
-        got = next_env(&e, 2);
+        got = exch_expect_next(&e, 2);
         assert_non_null(strstr(got, "\"code\":\"invalid_argument\""));
         free(got);
         exch_close(&e);
         /* Connect-Timeout-Ms ends the stream with deadline_exceeded (TimeoutError in the SDK). */
         open_watch("{\"path\":\"/home/user/w\"}", "300", &e);
-        expect_env(&e, 0, "{\"start\":{}}");
-        expect_env(&e, 2, "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
+        exch_expect_payload(&e, 0, "{\"start\":{}}");
+        exch_expect_payload(&e, 2, "{\"error\":{\"code\":\"deadline_exceeded\",\"message\":\"context deadline exceeded\"}}");
         assert_int_equal(exch_read_all(&e, 10000), 0);
         exch_close(&e);
 }

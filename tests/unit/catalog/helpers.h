@@ -92,3 +92,18 @@ static _unused_ char *read_all(const char *path, size_t *ret_n)
                 if (_r < 0)                                                                                 \
                         fail_msg("%s = %d: %s", #expr, _r, err.message);                                    \
         } while (0)
+
+/* A valid running sandbox row (strings point to literals: never free it). */
+static inline void sandbox_fill(struct catalog_sandbox *s, const char *id, int64_t started_at)
+{
+        memset(s, 0, sizeof(*s));
+        snprintf(s->id, sizeof(s->id), "%s", id);
+        s->template_id = (char *)"base";
+        s->state = (char *)"running";
+        s->started_at = started_at;
+        s->end_at = started_at + 300000;
+        s->cpu_count = 2;
+        s->memory_mb = 512;
+        s->disk_mb = 1024;
+        s->allow_internet_access = -1;
+}

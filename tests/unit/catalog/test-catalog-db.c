@@ -3,20 +3,6 @@
 
 #include "catalog-internal.h"
 
-static void sandbox_fill(struct catalog_sandbox *s, const char *id, int64_t started_at)
-{
-        memset(s, 0, sizeof(*s));
-        snprintf(s->id, sizeof(s->id), "%s", id);
-        s->template_id = (char *)"base";
-        s->state = (char *)"running";
-        s->started_at = started_at;
-        s->end_at = started_at + 300000;
-        s->cpu_count = 2;
-        s->memory_mb = 512;
-        s->disk_mb = 1024;
-        s->allow_internet_access = -1;
-}
-
 static void test_open_sets_wal_mode_and_0600(void **state)
 {
         struct fixture *f = *state;

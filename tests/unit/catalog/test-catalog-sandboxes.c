@@ -4,27 +4,13 @@
 
 #include <pthread.h>
 
-static void fill(struct catalog_sandbox *s, const char *id, int64_t started_at)
-{
-        memset(s, 0, sizeof(*s));
-        snprintf(s->id, sizeof(s->id), "%s", id);
-        s->template_id = (char *)"base";
-        s->state = (char *)"running";
-        s->started_at = started_at;
-        s->end_at = started_at + 300000;
-        s->cpu_count = 2;
-        s->memory_mb = 512;
-        s->disk_mb = 1024;
-        s->allow_internet_access = -1;
-}
-
 static void test_round_trip(void **state)
 {
         struct fixture *f = *state;
         struct catalog_sandbox s, *got = NULL;
         struct nb_error err = {0};
 
-        fill(&s, "abc123", 1700000000000);
+        sandbox_fill(&s, "abc123", 1700000000000);
         s.alias = (char *)"base";
         s.metadata_json = (char *)"{\"user\":\"a b\",\"k.1\":\"\\\"q\\\"\"}";
         s.envs_json = (char *)"{\"FOO\":\"bar\"}";
@@ -63,7 +49,7 @@ static void test_round_trip(void **state)
         catalog_sandbox_free(got);
 
         /* Defaults: NULL JSON maps become "{}", unset internet access stays -1, no token. */
-        fill(&s, "plain", 1);
+        sandbox_fill(&s, "plain", 1);
         s.uid_slot = 8;
         s.allow_internet_access = 1;
         OK(catalog_sandbox_insert(f->c, &s, &err));
@@ -77,7 +63,7 @@ static void test_round_trip(void **state)
         assert_int_equal(got->allow_internet_access, 1);
         assert_false(got->secure);
         catalog_sandbox_free(got);
-        fill(&s, "unset", 2);
+        sandbox_fill(&s, "unset", 2);
         s.uid_slot = 9;
         OK(catalog_sandbox_insert(f->c, &s, &err));
         OK(catalog_sandbox_get(f->c, "unset", &got, &err));
@@ -91,26 +77,26 @@ static void test_insert_rejects(void **state)
         struct catalog_sandbox s, *got = NULL;
         struct nb_error err = {0};
 
-        fill(&s, "dup", 1);
+        sandbox_fill(&s, "dup", 1);
         OK(catalog_sandbox_insert(f->c, &s, &err));
         s.uid_slot = 1;
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EEXIST); /* same id */
-        fill(&s, "other", 1);
+        sandbox_fill(&s, "other", 1);
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EEXIST); /* same slot 0 */
         assert_non_null(strstr(err.message, "slot"));
 
-        fill(&s, "UPPER", 1);
+        sandbox_fill(&s, "UPPER", 1);
         s.uid_slot = 5;
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EINVAL);
-        fill(&s, "", 1);
+        sandbox_fill(&s, "", 1);
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EINVAL);
-        fill(&s, "with-dash", 1);
+        sandbox_fill(&s, "with-dash", 1);
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EINVAL);
-        fill(&s, "ok", 1);
+        sandbox_fill(&s, "ok", 1);
         s.uid_slot = 5;
         s.state = (char *)"killed";
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EINVAL);
-        fill(&s, "ok", 1);
+        sandbox_fill(&s, "ok", 1);
         s.uid_slot = 5;
         s.metadata_json = (char *)"{\"n\":1}";
         assert_int_equal(catalog_sandbox_insert(f->c, &s, &err), -EINVAL);
@@ -133,7 +119,7 @@ static void test_setters_and_delete(void **state)
         struct catalog_sandbox s, *got = NULL;
         struct nb_error err = {0};
 
-        fill(&s, "sb1", 100);
+        sandbox_fill(&s, "sb1", 100);
         OK(catalog_sandbox_insert(f->c, &s, &err));
         OK(catalog_sandbox_set_state(f->c, "sb1", "paused", &err));
         OK(catalog_sandbox_set_end_at(f->c, "sb1", 999999, &err));
@@ -175,7 +161,7 @@ static void test_slots_used_in_range(void **state)
                 char id[16];
 
                 snprintf(id, sizeof(id), "p%zu", i);
-                fill(&s, id, (int)i);
+                sandbox_fill(&s, id, (int)i);
                 s.uid_slot = slots[i];
                 OK(catalog_sandbox_insert(f->c, &s, &err));
         }
@@ -196,7 +182,7 @@ static void test_slot_allocation_reuse(void **state)
         assert_int_equal(slot, 0);
         for (int i = 0; i < 5; i++) {
                 snprintf(id, sizeof(id), "s%d", i);
-                fill(&s, id, i);
+                sandbox_fill(&s, id, i);
                 s.uid_slot = 12345; /* ignored */
                 OK(catalog_sandbox_insert_with_slot(f->c, &s, &slot, &err));
                 assert_int_equal(slot, i);
@@ -211,19 +197,19 @@ static void test_slot_allocation_reuse(void **state)
         assert_int_equal(slot, 1);
         OK(catalog_uid_slot_allocate(f->c, &slot, &err));
         assert_int_equal(slot, 1);
-        fill(&s, "n1", 10);
+        sandbox_fill(&s, "n1", 10);
         OK(catalog_sandbox_insert_with_slot(f->c, &s, &slot, &err));
         assert_int_equal(slot, 1);
         /* A paused sandbox keeps its slot (its files are owned by that uid range). */
         OK(catalog_sandbox_set_state(f->c, "s0", "paused", &err));
-        fill(&s, "n2", 11);
+        sandbox_fill(&s, "n2", 11);
         OK(catalog_sandbox_insert_with_slot(f->c, &s, &slot, &err));
         assert_int_equal(slot, 3);
-        fill(&s, "n3", 12);
+        sandbox_fill(&s, "n3", 12);
         OK(catalog_sandbox_insert_with_slot(f->c, &s, &slot, &err));
         assert_int_equal(slot, 5);
         /* A failed insert does not leak a slot. */
-        fill(&s, "n3", 13);
+        sandbox_fill(&s, "n3", 13);
         assert_int_equal(catalog_sandbox_insert_with_slot(f->c, &s, &slot, &err), -EEXIST);
         OK(catalog_uid_slot_allocate(f->c, &slot, &err));
         assert_int_equal(slot, 6);
@@ -241,19 +227,19 @@ static void test_expired_and_all(void **state)
         char **ids = NULL;
         size_t n = 0;
 
-        fill(&s, "late", 30);
+        sandbox_fill(&s, "late", 30);
         s.end_at = 3000;
         s.uid_slot = 0;
         OK(catalog_sandbox_insert(f->c, &s, &err));
-        fill(&s, "early", 10);
+        sandbox_fill(&s, "early", 10);
         s.end_at = 1000;
         s.uid_slot = 1;
         OK(catalog_sandbox_insert(f->c, &s, &err));
-        fill(&s, "exact", 20);
+        sandbox_fill(&s, "exact", 20);
         s.end_at = 2000;
         s.uid_slot = 2;
         OK(catalog_sandbox_insert(f->c, &s, &err));
-        fill(&s, "paused", 5);
+        sandbox_fill(&s, "paused", 5);
         s.end_at = 500;
         s.uid_slot = 3;
         s.state = (char *)"paused";
@@ -299,7 +285,7 @@ static void *worker_main(void *p)
                 char id[16];
 
                 snprintf(id, sizeof(id), "t%dn%d", w->index, i);
-                fill(&s, id, (int64_t)w->index * 1000 + i);
+                sandbox_fill(&s, id, (int64_t)w->index * 1000 + i);
                 if (catalog_sandbox_insert_with_slot(w->c, &s, &slot, &err) < 0) {
                         w->failures++;
                         continue;
