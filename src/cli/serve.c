@@ -48,7 +48,7 @@ static void usage(FILE *f)
                    "  --state-dir DIR      catalog, keys and sandboxes (default " DEFAULT_STATE_DIR ")\n"
                    "  --template-dir DIR   prepared templates (default <state-dir>/templates)\n"
                    "  --agent PATH         the nestbox-agent binary (default: found next to this binary)\n"
-                   "  --pool N             warm sandboxes kept per template, so create is fast (default 1)\n"
+                   "  --pool N             warm sandboxes kept per template, so create is fast (default 2)\n"
                    "  --domain DOMAIN      answer sandboxes' domain as DOMAIN (name[:port]), so the SDK's\n"
                    "                       getHost(port) gives <port>-<id>.DOMAIN: point *.DOMAIN at this server\n"
                    "                       (default localhost:<listen port>: browsers and curl resolve\n"
@@ -202,7 +202,7 @@ static void reap_expired(void *manager)
 int cmd_serve(int argc, char **argv)
 {
         struct serve_options o = {.listen = DEFAULT_LISTEN, .state_dir = DEFAULT_STATE_DIR, .subnet = DEFAULT_SUBNET,
-                                  .pool = 1};
+                                  .pool = 2};
         char state_dir[PATH_MAX], template_dir[PATH_MAX + 16], agent[PATH_MAX + 64], default_domain[64];
         struct daemon d = {0};
         struct server *srv = NULL;

@@ -1,6 +1,15 @@
 /* Warm pool (see pool.h). One filler thread; `lock` guards the entry list and
  * slot choice, and a claim inserts its catalog row while still holding it, so a
- * slot is always owned by exactly one of: a warm entry, a catalog row. */
+ * slot is always owned by exactly one of: a warm entry, a catalog row.
+ *
+ * A claim does not start the refill at once: starting a sandbox is several
+ * milliseconds of CPU, mostly in the kernel, and right after a create the client
+ * runs its first commands in the sandbox it was just given. On a small host the
+ * two would share the cores, and the new sandbox's first command would pay for
+ * the refill. So the filler waits POOL_REFILL_DELAY_MS after the last claim,
+ * unless a claim found a template's pool empty or took its last sandbox: then
+ * creates come faster than the pool refills, and the next one is better served
+ * warm than quiet. */
 #include "pool.h"
 
 #include <errno.h>
@@ -19,6 +28,7 @@
 
 #define POOL_ID_LEN 20
 #define POOL_IDLE_CHECK_MS 1000
+#define POOL_REFILL_DELAY_MS 15
 
 struct pool_entry {
         struct pool_entry *next;
@@ -35,6 +45,8 @@ struct pool {
         pthread_cond_t wake;
         pthread_t thread;
         bool stop;
+        bool claimed; /* since the filler last looked */
+        bool dry;     /* a claim left a template without a warm sandbox, or found none */
         struct pool_entry *entries;
 };
 
@@ -152,25 +164,51 @@ static void fill_all(struct pool *p)
         catalog_template_array_free(ts, n);
 }
 
+static struct timespec monotonic_after_ms(long ms)
+{
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += ms / 1000;
+        t.tv_nsec += (ms % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
+        }
+        return t;
+}
+
+/* Waits for a claim (or the periodic check), then for the claims to pause (see the
+ * top of the file). Returns false when the pool stops. */
+static bool wait_for_refill(struct pool *p)
+{
+        struct timespec until = monotonic_after_ms(POOL_IDLE_CHECK_MS);
+        bool go_on;
+
+        pthread_mutex_lock(&p->lock);
+        if (!p->stop && !p->claimed && !p->dry)
+                (void)pthread_cond_timedwait(&p->wake, &p->lock, &until);
+        while (!p->stop && p->claimed && !p->dry) {
+                p->claimed = false;
+                until = monotonic_after_ms(POOL_REFILL_DELAY_MS);
+                while (!p->stop && !p->claimed && !p->dry &&
+                       pthread_cond_timedwait(&p->wake, &p->lock, &until) != ETIMEDOUT)
+                        ;
+        }
+        p->claimed = p->dry = false;
+        go_on = !p->stop;
+        pthread_mutex_unlock(&p->lock);
+        return go_on;
+}
+
 static void *pool_main(void *arg)
 {
         struct pool *p = arg;
 
-        for (;;) {
-                struct timespec until;
-
+        do
                 fill_all(p);
-                pthread_mutex_lock(&p->lock);
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += POOL_IDLE_CHECK_MS / 1000;
-                if (!p->stop)
-                        (void)pthread_cond_timedwait(&p->wake, &p->lock, &until);
-                if (p->stop) {
-                        pthread_mutex_unlock(&p->lock);
-                        return NULL;
-                }
-                pthread_mutex_unlock(&p->lock);
-        }
+        while (wait_for_refill(p));
+        return NULL;
 }
 
 int pool_start(struct manager *m, unsigned per_template, struct pool **ret)
@@ -235,15 +273,20 @@ int pool_claim(struct pool *p, const char *template_id, struct catalog_sandbox *
                         break;
                 }
         if (!e) {
+                p->dry = true;
+                pthread_cond_signal(&p->wake);
                 pthread_mutex_unlock(&p->lock);
                 return 0;
         }
         entry_unlink_locked(p, e);
+        p->claimed = true;
+        if (count_locked(p, template_id) == 0)
+                p->dry = true;
         snprintf(row->id, sizeof(row->id), "%s", e->id);
         row->uid_slot = e->slot;
         /* Under the lock: until the row exists, nothing else may pick this slot. */
         r = catalog_sandbox_insert(manager_catalog(p->m), row, err);
-        pthread_cond_signal(&p->wake); /* refill */
+        pthread_cond_signal(&p->wake);
         pthread_mutex_unlock(&p->lock);
         if (r < 0) {
                 entry_free(p, e);
