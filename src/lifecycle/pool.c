@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../base/log.h"
 #include "../base/random.h"
 #include "../catalog/catalog.h"
@@ -164,25 +165,11 @@ static void fill_all(struct pool *p)
         catalog_template_array_free(ts, n);
 }
 
-static struct timespec monotonic_after_ms(long ms)
-{
-        struct timespec t;
-
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        t.tv_sec += ms / 1000;
-        t.tv_nsec += (ms % 1000) * 1000000L;
-        if (t.tv_nsec >= 1000000000L) {
-                t.tv_sec++;
-                t.tv_nsec -= 1000000000L;
-        }
-        return t;
-}
-
 /* Waits for a claim (or the periodic check), then for the claims to pause (see the
  * top of the file). Returns false when the pool stops. */
 static bool wait_for_refill(struct pool *p)
 {
-        struct timespec until = monotonic_after_ms(POOL_IDLE_CHECK_MS);
+        struct timespec until = clock_monotonic_after_ms(POOL_IDLE_CHECK_MS);
         bool go_on;
 
         pthread_mutex_lock(&p->lock);
@@ -190,7 +177,7 @@ static bool wait_for_refill(struct pool *p)
                 (void)pthread_cond_timedwait(&p->wake, &p->lock, &until);
         while (!p->stop && p->claimed && !p->dry) {
                 p->claimed = false;
-                until = monotonic_after_ms(POOL_REFILL_DELAY_MS);
+                until = clock_monotonic_after_ms(POOL_REFILL_DELAY_MS);
                 while (!p->stop && !p->claimed && !p->dry &&
                        pthread_cond_timedwait(&p->wake, &p->lock, &until) != ETIMEDOUT)
                         ;

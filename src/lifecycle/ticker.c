@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../base/clock.h"
+
 struct ticker {
         pthread_t thread;
         pthread_mutex_t lock;
@@ -29,10 +31,7 @@ static void *ticker_main(void *arg)
                 pthread_mutex_unlock(&t->lock);
                 t->tick(t->userdata);
                 pthread_mutex_lock(&t->lock);
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += (long)(t->interval_ms % 1000) * 1000000L;
-                until.tv_sec += t->interval_ms / 1000 + until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
+                until = clock_monotonic_after_ms(t->interval_ms);
                 while (!t->stop && pthread_cond_timedwait(&t->wake, &t->lock, &until) != ETIMEDOUT)
                         ;
         }
