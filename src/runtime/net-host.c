@@ -18,10 +18,10 @@
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 
 #include "../base/log.h"
 #include "net-internal.h"
+#include "runtime-internal.h"
 
 static const uint8_t bridge_mac[6] = {0x02, 0x6e, 0x62, 0x00, 0x00, 0x01}; /* "nb", locally administered */
 
@@ -226,33 +226,17 @@ static int bridge_configure(struct nl_socket *nl, const struct net_host *h, stru
 static int probe_veth(struct nl_socket *nl, struct nb_error *err)
 {
         struct nl_request req = {0};
-        struct nlattr *info, *data, *peer;
-        struct ifinfomsg *peer_ifi;
         struct nlmsghdr *nlh;
         char a[IF_NAMESIZE], b[IF_NAMESIZE];
         int r;
 
         snprintf(a, sizeof(a), "nbp%da", (int)getpid());
         snprintf(b, sizeof(b), "nbp%db", (int)getpid());
-        nl_request_add(&req, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg),
-                       "create a veth pair (probe)");
-        nl_put_str(&req, IFLA_IFNAME, a);
-        info = nl_nest_start(&req, IFLA_LINKINFO);
-        nl_put_str(&req, IFLA_INFO_KIND, "veth");
-        data = nl_nest_start(&req, IFLA_INFO_DATA);
-        peer = nl_nest_start(&req, VETH_INFO_PEER);
-        peer_ifi = nl_put_header(&req, sizeof(*peer_ifi));
-        if (peer_ifi)
-                peer_ifi->ifi_family = AF_UNSPEC;
-        nl_put_str(&req, IFLA_IFNAME, b);
-        nl_nest_end(&req, peer);
-        nl_nest_end(&req, data);
-        nl_nest_end(&req, info);
-        r = nl_request_run(nl, &req, NULL, NULL, err);
+        r = nl_veth_create(nl, &(struct nl_veth){.name = a, .peer = b, .peer_netns_fd = -1},
+                           "create a veth pair (probe)", err);
         if (r < 0)
                 return r;
 
-        req = (struct nl_request){0};
         nlh = nl_request_add(&req, RTM_DELLINK, 0, sizeof(struct ifinfomsg), "delete the probe veth pair");
         ((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_family = AF_UNSPEC;
         nl_put_str(&req, IFLA_IFNAME, a);
@@ -332,44 +316,18 @@ static int routes_scan(struct nl_socket *nl, struct route_scan *s, struct nb_err
 
 /* ---- sysctls ---------------------------------------------------------------- */
 
-static int sysctl_read(const char *path, char *buf, size_t size)
-{
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n;
-
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, size - 1);
-        if (n < 0)
-                return -errno;
-        buf[n] = 0;
-        return 0;
-}
-
-static int sysctl_write(const char *path, const char *value)
-{
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-        size_t n = strlen(value);
-
-        if (fd < 0)
-                return -errno;
-        if (write(fd, value, n) != (ssize_t)n)
-                return -errno;
-        return 0;
-}
-
 static int ensure_ip_forward(struct nb_error *err)
 {
         const char *path = "/proc/sys/net/ipv4/ip_forward";
         char v[16] = "";
         int r;
 
-        r = sysctl_read(path, v, sizeof(v));
+        r = cgroup_read_at(AT_FDCWD, path, v, sizeof(v));
         if (r < 0)
                 return nb_error_set_errno(err, r, "cannot read %s", path);
         if (v[0] == '1')
                 return 0;
-        r = sysctl_write(path, "1");
+        r = cgroup_write_at(AT_FDCWD, path, "1");
         if (r < 0)
                 return nb_error_set_errno(err, r, "cannot enable IPv4 forwarding (%s)", path);
         log_info("network: enabled IPv4 forwarding (net.ipv4.ip_forward was %c, now 1) so sandboxes reach "
@@ -446,7 +404,7 @@ int net_host_setup(struct net_host *h, const char *subnet, const struct net_dns 
                         goto out;
         }
         h->bridge_index = br.index;
-        (void)sysctl_write("/proc/sys/net/ipv6/conf/" NET_BRIDGE "/disable_ipv6", "1");
+        (void)cgroup_write_at(AT_FDCWD, "/proc/sys/net/ipv6/conf/" NET_BRIDGE "/disable_ipv6", "1");
         r = bridge_configure(&nl, h, err);
         if (r < 0)
                 goto out;

@@ -67,6 +67,18 @@ void nl_nest_end(struct nl_request *r, struct nlattr *nest);
 int nl_request_run(struct nl_socket *s, struct nl_request *r,
                    int (*reply)(const struct nlmsghdr *nlh, void *data), void *data, struct nb_error *err);
 
+/** A veth pair to create; zero (or NULL, or a negative fd) leaves a field to the kernel. */
+struct nl_veth {
+        const char *name, *peer;
+        unsigned mtu;            /* both ends */
+        int master;              /* ifindex of the bridge `name` joins */
+        const uint8_t *peer_mac; /* 6 bytes */
+        int peer_netns_fd;       /* where `peer` is created */
+};
+
+/** Creates the pair (NLM_F_EXCL: an existing `name` fails), `what` naming it in errors. */
+int nl_veth_create(struct nl_socket *s, const struct nl_veth *v, const char *what, struct nb_error *err);
+
 /* ---- net-host.c ------------------------------------------------------------ */
 
 #define NET_BRIDGE "nestbox0"

@@ -36,7 +36,6 @@
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 
 #include "net-internal.h"
 
@@ -71,34 +70,20 @@ void net_sandbox_mac(uint32_t address, uint8_t ret[6])
 
 /* ---- host side ---------------------------------------------------------------- */
 
+/* Created down and attached: the port is isolated before it carries anything. */
 static int veth_create(struct nl_socket *nl, const struct net_host *h, const char *name,
                        const uint8_t mac[6], int netns_fd, struct nb_error *err)
 {
-        struct nl_request req = {0};
-        struct nlattr *info, *data, *peer;
-        struct ifinfomsg *peer_ifi;
+        const struct nl_veth v = {
+                .name = name,
+                .peer = "eth0",
+                .mtu = h->mtu,
+                .master = h->bridge_index,
+                .peer_mac = mac,
+                .peer_netns_fd = netns_fd,
+        };
 
-        /* Created down and attached: the port is isolated before it carries anything. */
-        nl_request_add(&req, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg),
-                       "create the sandbox's veth pair");
-        nl_put_str(&req, IFLA_IFNAME, name);
-        nl_put_u32(&req, IFLA_MTU, h->mtu);
-        nl_put_u32(&req, IFLA_MASTER, (uint32_t)h->bridge_index);
-        info = nl_nest_start(&req, IFLA_LINKINFO);
-        nl_put_str(&req, IFLA_INFO_KIND, "veth");
-        data = nl_nest_start(&req, IFLA_INFO_DATA);
-        peer = nl_nest_start(&req, VETH_INFO_PEER);
-        peer_ifi = nl_put_header(&req, sizeof(*peer_ifi));
-        if (peer_ifi)
-                peer_ifi->ifi_family = AF_UNSPEC;
-        nl_put_str(&req, IFLA_IFNAME, "eth0");
-        nl_put_u32(&req, IFLA_MTU, h->mtu);
-        nl_put(&req, IFLA_ADDRESS, 6, mac);
-        nl_put_u32(&req, IFLA_NET_NS_FD, (uint32_t)netns_fd);
-        nl_nest_end(&req, peer);
-        nl_nest_end(&req, data);
-        nl_nest_end(&req, info);
-        return nl_request_run(nl, &req, NULL, NULL, err);
+        return nl_veth_create(nl, &v, "create the sandbox's veth pair", err);
 }
 
 static int port_configure(struct nl_socket *nl, const struct net_host *h, int port, uint32_t address,

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
 
 #include "net-internal.h"
 
@@ -232,4 +234,36 @@ int nl_request_run(struct nl_socket *s, struct nl_request *r,
                 }
         }
         return failed;
+}
+
+int nl_veth_create(struct nl_socket *s, const struct nl_veth *v, const char *what, struct nb_error *err)
+{
+        struct nl_request req = {0};
+        struct nlattr *info, *data, *peer;
+        struct ifinfomsg *peer_ifi;
+
+        nl_request_add(&req, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, sizeof(struct ifinfomsg), what);
+        nl_put_str(&req, IFLA_IFNAME, v->name);
+        if (v->mtu)
+                nl_put_u32(&req, IFLA_MTU, v->mtu);
+        if (v->master > 0)
+                nl_put_u32(&req, IFLA_MASTER, (uint32_t)v->master);
+        info = nl_nest_start(&req, IFLA_LINKINFO);
+        nl_put_str(&req, IFLA_INFO_KIND, "veth");
+        data = nl_nest_start(&req, IFLA_INFO_DATA);
+        peer = nl_nest_start(&req, VETH_INFO_PEER);
+        peer_ifi = nl_put_header(&req, sizeof(*peer_ifi));
+        if (peer_ifi)
+                peer_ifi->ifi_family = AF_UNSPEC;
+        nl_put_str(&req, IFLA_IFNAME, v->peer);
+        if (v->mtu)
+                nl_put_u32(&req, IFLA_MTU, v->mtu);
+        if (v->peer_mac)
+                nl_put(&req, IFLA_ADDRESS, 6, v->peer_mac);
+        if (v->peer_netns_fd >= 0)
+                nl_put_u32(&req, IFLA_NET_NS_FD, (uint32_t)v->peer_netns_fd);
+        nl_nest_end(&req, peer);
+        nl_nest_end(&req, data);
+        nl_nest_end(&req, info);
+        return nl_request_run(s, &req, NULL, NULL, err);
 }

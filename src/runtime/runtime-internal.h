@@ -83,7 +83,8 @@ void cgroup_remove(const struct cgroup_host *h, const char *id);
 int cgroup_freeze(const struct cgroup_host *h, const char *id, bool frozen, struct nb_error *err);
 int cgroup_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret);
 
-/* Shared helpers (cgroup.c). Values are short strings; no trailing newline needed. */
+/* Shared helpers (cgroup.c), also for sysctls (AT_FDCWD, absolute path). Values are short
+ * strings; no trailing newline needed. */
 int cgroup_write_at(int dirfd, const char *file, const char *value);
 int cgroup_read_at(int dirfd, const char *file, char *buf, size_t size);
 int cgroup_path(char *buf, size_t size, const char *parent, const char *id);

@@ -97,6 +97,12 @@ static int wait_readable(int fd, int timeout_ms)
 int exch_open(const struct agent_proc *a, const char *method, const char *path, const char *const *headers,
               const void *body, size_t n, bool send_end, struct exch *ret)
 {
+        return exch_open_port(a, 0, method, path, headers, body, n, send_end, ret);
+}
+
+int exch_open_port(const struct agent_proc *a, unsigned port, const char *method, const char *path,
+                   const char *const *headers, const void *body, size_t n, bool send_end, struct exch *ret)
+{
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         json_t *head, *h;
         char *text;
@@ -116,6 +122,8 @@ int exch_open(const struct agent_proc *a, const char *method, const char *path, 
         for (; headers && headers[0]; headers += 2)
                 json_object_set_new(h, headers[0], json_string(headers[1]));
         head = json_pack("{s:s, s:s, s:{}, s:o}", "method", method, "path", path, "query", "headers", h);
+        if (port)
+                json_object_set_new(head, "port", json_integer(port));
         text = json_dumps(head, JSON_COMPACT);
         json_decref(head);
         r = link_write_frame(fd, LINK_HEAD, text, strlen(text));

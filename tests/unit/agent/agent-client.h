@@ -40,6 +40,9 @@ struct exch {
  *  headers: "name", "value", ..., NULL. */
 int exch_open(const struct agent_proc *a, const char *method, const char *path, const char *const *headers,
               const void *body, size_t n, bool send_end, struct exch *ret);
+/** The same with "port" in the HEAD, as the daemon relays E2b-Sandbox-Port (0: none). */
+int exch_open_port(const struct agent_proc *a, unsigned port, const char *method, const char *path,
+                   const char *const *headers, const void *body, size_t n, bool send_end, struct exch *ret);
 /** Sends one more BODY frame / the END frame. */
 int exch_send_body(struct exch *e, const void *body, size_t n);
 int exch_send_end(struct exch *e);

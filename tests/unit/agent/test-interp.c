@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,46 +18,17 @@
 #include <jansson.h>
 
 #include "agent-client.h"
-#include "link.h"
 
 static const char *agent_binary;
 static struct agent_proc agent;
 static char passwd_path[128];
 
-/* exch_open with "port": 49999 in the HEAD (the daemon's relay of E2b-Sandbox-Port). */
+/* A request to the code interpreter's port, as the daemon relays it. */
 static int interp_open(const char *method, const char *path, const char *body, struct exch *ret)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        json_t *head;
-        char *text;
-        int fd, r;
+        static const char *const json[] = {"content-type", "application/json", NULL};
 
-        *ret = (struct exch){.fd = -1};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agent.sock);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                r = -errno;
-                close(fd);
-                return r;
-        }
-        head = json_pack("{s:s,s:s,s:{},s:{s:s},s:i}", "method", method, "path", path, "query", "headers",
-                         "content-type", "application/json", "port", 49999);
-        text = json_dumps(head, JSON_COMPACT);
-        json_decref(head);
-        r = link_write_frame(fd, LINK_HEAD, text, strlen(text));
-        free(text);
-        if (r >= 0 && body && body[0])
-                r = link_write_frame(fd, LINK_BODY, body, strlen(body));
-        if (r >= 0)
-                r = link_write_frame(fd, LINK_END, NULL, 0);
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        ret->fd = fd;
-        return 0;
+        return exch_open_port(&agent, 49999, method, path, json, body, body ? strlen(body) : 0, true, ret);
 }
 
 /* One whole exchange; *ret_body is malloc'd and NUL-terminated. */
