@@ -102,20 +102,15 @@ static int netns_sockets(int netns_fd, int *ret_fd4, int *ret_fd6, struct nb_err
 /* Non-blocking connect bounded by timeout_ms; the socket is made blocking again on success. */
 static int connect_timeout(int fd, const struct sockaddr *addr, socklen_t len, int timeout_ms)
 {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
         socklen_t optlen = sizeof(int);
         int so_error = 0, r, flags;
 
         if (connect(fd, addr, len) < 0) {
                 if (errno != EINPROGRESS)
                         return -errno;
-                do
-                        r = poll(&pfd, 1, timeout_ms);
-                while (r < 0 && errno == EINTR);
+                r = poll_one(fd, POLLOUT, timeout_ms);
                 if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
+                        return r;
                 if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &optlen) < 0)
                         return -errno;
                 if (so_error != 0)

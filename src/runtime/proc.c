@@ -48,20 +48,28 @@ int proc_starttime(int proc_pid_fd, pid_t pid, unsigned long long *ret)
         return 0;
 }
 
-int pidfd_wait_exit(int pidfd, int timeout_ms)
+int poll_one(int fd, short events, int timeout_ms)
 {
-        struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
-        siginfo_t si = {0};
+        struct pollfd pfd = {.fd = fd, .events = events};
         int r;
 
-        /* A pidfd turns readable when its process has exited, child or not. */
         do
                 r = poll(&pfd, 1, timeout_ms);
         while (r < 0 && errno == EINTR);
         if (r < 0)
                 return -errno;
-        if (r == 0)
-                return -ETIMEDOUT;
+        return r == 0 ? -ETIMEDOUT : 0;
+}
+
+int pidfd_wait_exit(int pidfd, int timeout_ms)
+{
+        siginfo_t si = {0};
+        int r;
+
+        /* A pidfd turns readable when its process has exited, child or not. */
+        r = poll_one(pidfd, POLLIN, timeout_ms);
+        if (r < 0)
+                return r;
         /* Reap it if it is ours; ECHILD when it is not (adopted) or SIGCHLD is ignored. */
         if (waitid(P_PIDFD, pidfd, &si, WEXITED | WNOHANG) < 0 && errno != ECHILD)
                 return -errno;

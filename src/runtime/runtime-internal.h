@@ -202,6 +202,9 @@ int spawn_sandbox(const struct spawn_params *p, int *ret_pidfd, pid_t *ret_pid,
 char *path_join(const char *dir, const char *name);
 
 int proc_starttime(int proc_pid_fd, pid_t pid, unsigned long long *ret);
+/** Waits until fd has one of `events` (poll(2) bits), retrying on EINTR. Returns 0,
+ *  -ETIMEDOUT after timeout_ms (< 0: none), or -errno. */
+int poll_one(int fd, short events, int timeout_ms);
 /** Waits until the process behind pidfd has exited (poll), then reaps it if it is our
  *  child. timeout_ms < 0 waits forever; -ETIMEDOUT otherwise. */
 int pidfd_wait_exit(int pidfd, int timeout_ms);

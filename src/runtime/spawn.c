@@ -257,19 +257,16 @@ static int send_go(int sync_fd, int mnt_fd)
 /* Waits for the child's verdict: EOF once execve() closed its end, or a report. */
 static int wait_child(int sync_fd, int pidfd, struct nb_error *err)
 {
-        struct pollfd pfd = {.fd = sync_fd, .events = POLLIN};
         struct child_report rep;
         siginfo_t si = {0};
         ssize_t n;
         int r;
 
-        do
-                r = poll(&pfd, 1, START_TIMEOUT_MS);
-        while (r < 0 && errno == EINTR);
+        r = poll_one(sync_fd, POLLIN, START_TIMEOUT_MS);
+        if (r == -ETIMEDOUT)
+                return nb_error_set(err, r, "sandbox did not start within %d ms", START_TIMEOUT_MS);
         if (r < 0)
-                return nb_error_set_errno(err, -errno, "cannot wait for the sandbox to start");
-        if (r == 0)
-                return nb_error_set(err, -ETIMEDOUT, "sandbox did not start within %d ms", START_TIMEOUT_MS);
+                return nb_error_set_errno(err, r, "cannot wait for the sandbox to start");
         n = recv(sync_fd, &rep, sizeof(rep), 0);
         if (n < 0 && errno != ECONNRESET)
                 return nb_error_set_errno(err, -errno, "cannot read the sandbox's start report");

@@ -314,10 +314,23 @@ static void test_pid_uts_isolation(void **state)
         runtime_sandbox_destroy(rt, sb, NULL);
 }
 
+/* A non-blocking listener on the host's 127.0.0.1, on a free port written to *addr. */
+static int listen_host_loopback(struct sockaddr_in *addr)
+{
+        socklen_t len = sizeof(*addr);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        *addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+        assert_int_equal(listen(fd, 8), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+        return fd;
+}
+
 static void test_network_only_loopback(void **state)
 {
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(addr);
+        struct sockaddr_in addr;
         struct sandbox_spec spec;
         struct runtime_sandbox *sb;
         char cmd[256], out[4096];
@@ -325,11 +338,7 @@ static void test_network_only_loopback(void **state)
         int lfd;
 
         NEED_ROOT();
-        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        assert_true(lfd >= 0);
-        assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-        assert_int_equal(listen(lfd, 8), 0);
-        assert_int_equal(getsockname(lfd, (struct sockaddr *)&addr, &len), 0);
+        lfd = listen_host_loopback(&addr);
 
         spec_init(&spec, &m, "net");
         sb = create_ok(rt, &spec);
@@ -348,8 +357,7 @@ static void test_network_only_loopback(void **state)
  * host's, and the namespace fd outlives the sandbox harmlessly. */
 static void test_netns_dial(void **state)
 {
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(addr);
+        struct sockaddr_in addr;
         struct nb_error err = {0};
         struct sandbox_spec spec;
         struct runtime_sandbox *sb;
@@ -359,11 +367,7 @@ static void test_netns_dial(void **state)
         struct made m;
 
         NEED_ROOT();
-        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        assert_true(lfd >= 0);
-        assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-        assert_int_equal(listen(lfd, 8), 0);
-        assert_int_equal(getsockname(lfd, (struct sockaddr *)&addr, &len), 0);
+        lfd = listen_host_loopback(&addr);
 
         spec_init(&spec, &m, "dial");
         sb = create_ok(rt, &spec);
