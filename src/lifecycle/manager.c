@@ -24,7 +24,6 @@
 #include "egress.h"
 #include "pool.h"
 
-#define SANDBOX_ID_LEN 20
 #define ACCESS_TOKEN_BYTES 20
 #define UID_BASE_FIRST 0x01000000u /* host ids below this stay for the host's own users */
 #define DEFAULT_PIDS_MAX 4096u
@@ -220,29 +219,28 @@ unsigned manager_count(struct manager *m)
         return n;
 }
 
-/* Tells the agent its env vars, default user and workdir, and the access token. */
-static int agent_init(struct runtime_sandbox *rt, const struct catalog_template *t, const char *envs_json,
-                      const char *access_token, struct nb_error *err)
+int manager_init_agent(struct runtime_sandbox *rt, const struct catalog_template *t, const char *envs_json,
+                       const char *access_token, struct nb_error *err)
 {
         _cleanup_close_ int fd = -EBADF;
-        struct buf body = {0}, reply = {0};
-        json_t *init, *envs, *tenvs;
+        struct buf reply = {0};
+        json_t *init, *envs, *more;
         char *text;
         int status = 0, r;
 
         envs = json_object();
-        tenvs = t->envs_json ? json_loads(t->envs_json, 0, NULL) : NULL;
-        if (json_is_object(tenvs))
-                json_object_update(envs, tenvs);
-        json_decref(tenvs);
-        tenvs = json_loads(envs_json, 0, NULL);
-        if (json_is_object(tenvs))
-                json_object_update(envs, tenvs); /* the request's vars win over the template's */
-        json_decref(tenvs);
+        more = t && t->envs_json ? json_loads(t->envs_json, 0, NULL) : NULL;
+        if (json_is_object(more))
+                json_object_update(envs, more);
+        json_decref(more);
+        more = envs_json ? json_loads(envs_json, 0, NULL) : NULL;
+        if (json_is_object(more))
+                json_object_update(envs, more); /* the request's vars win over the template's */
+        json_decref(more);
         init = json_pack("{s:o}", "envVars", envs);
-        if (t->default_user)
+        if (t && t->default_user)
                 json_object_set_new(init, "defaultUser", json_string(t->default_user));
-        if (t->default_workdir)
+        if (t && t->default_workdir)
                 json_object_set_new(init, "defaultWorkdir", json_string(t->default_workdir));
         if (access_token)
                 json_object_set_new(init, "accessToken", json_string(access_token));
@@ -258,13 +256,26 @@ static int agent_init(struct runtime_sandbox *rt, const struct catalog_template 
         }
         r = link_call(fd, "POST", "/init", "application/json", text, strlen(text), &status, &reply);
         free(text);
-        buf_done(&body);
         buf_done(&reply);
         if (r < 0)
                 return nb_error_set_errno(err, r, "the sandbox's agent did not answer its start-up call");
         if (status != 204 && status != 200)
                 return nb_error_set(err, -EPROTO, "the sandbox's agent refused its start-up call (HTTP %d)", status);
         return 0;
+}
+
+/* envs_json is "{}" when the request has none, but any empty object means the same. */
+static bool envs_empty(const char *envs_json)
+{
+        json_t *v;
+        bool empty;
+
+        if (!envs_json || strcmp(envs_json, "{}") == 0)
+                return true;
+        v = json_loads(envs_json, 0, NULL);
+        empty = !json_is_object(v) || json_object_size(v) == 0;
+        json_decref(v);
+        return empty;
 }
 
 /* autoResume arrives as {"enabled": bool} (protocol.md §2.4). */
@@ -345,6 +356,21 @@ struct runtime *manager_runtime(struct manager *m)
         return m->runtime;
 }
 
+static int new_access_token(bool secure, char **ret, struct nb_error *err)
+{
+        char token[2 * ACCESS_TOKEN_BYTES + 1];
+        int r;
+
+        *ret = NULL;
+        if (!secure)
+                return 0;
+        r = random_hex(token, ACCESS_TOKEN_BYTES);
+        if (r < 0)
+                return nb_error_set_errno(err, r, "cannot generate the sandbox's access token");
+        *ret = strdup(token);
+        return *ret ? 0 : nb_error_oom(err);
+}
+
 int manager_create(struct manager *m, const struct create_request *req, char **ret_id, struct nb_error *err)
 {
         struct catalog_template *t = NULL;
@@ -354,9 +380,8 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         struct sandbox_identity identity;
         struct egress_policy egress = {0};
         struct runtime_egress rules;
-        char token[2 * ACCESS_TOKEN_BYTES + 1];
         uint32_t slot = 0;
-        bool inserted = false;
+        bool inserted = false, from_pool;
         int64_t now = clock_realtime_ms();
         int r;
 
@@ -373,16 +398,10 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                 r = nb_error_oom(err);
                 goto fail;
         }
-        if (req->secure) {
-                r = random_hex(token, ACCESS_TOKEN_BYTES);
-                if (r >= 0 && !(s->access_token = strdup(token)))
-                        r = -ENOMEM;
-                if (r < 0) {
-                        r = nb_error_set_errno(err, r, "cannot generate the sandbox's access token");
-                        goto fail;
-                }
-        }
-
+        r = new_access_token(req->secure, &s->access_token, err);
+        if (r < 0)
+                goto fail;
+        row.access_token = s->access_token;
         row.template_id = t->id;
         row.alias = t->name;
         row.state = (char *)"running";
@@ -393,7 +412,6 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         row.cpu_count = t->cpu_count;
         row.memory_mb = t->memory_mb;
         row.disk_mb = t->disk_mb;
-        row.access_token = s->access_token;
         row.auto_pause = req->auto_pause;
         row.allow_internet_access = req->allow_internet_access;
         row.secure = req->secure;
@@ -404,7 +422,8 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
         r = pool_claim(m->pool, t->id, &row, s->id, sizeof(s->id), &rt, err);
         if (r < 0)
                 goto fail;
-        if (r > 0) {
+        from_pool = r > 0;
+        if (from_pool) {
                 inserted = true;
                 slot = row.uid_slot;
                 /* Warm sandboxes are started with their way out; E2B's allow_internet_access
@@ -415,7 +434,7 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                                 goto fail;
                 }
         } else {
-                r = random_alnum(s->id, SANDBOX_ID_LEN);
+                r = random_alnum(s->id, MANAGER_SANDBOX_ID_LEN);
                 if (r < 0) {
                         r = nb_error_set_errno(err, r, "cannot generate the sandbox's id");
                         goto fail;
@@ -443,10 +462,16 @@ int manager_create(struct manager *m, const struct create_request *req, char **r
                         goto fail;
         }
         runtime_sandbox_identity(rt, &identity);
-        r = catalog_sandbox_set_process(m->catalog, s->id, identity.pid, identity.starttime, err);
-        if (r < 0)
-                goto fail;
-        r = agent_init(rt, t, req->envs_json, s->access_token, err);
+        if (!from_pool) { /* a claim recorded the process in its insert */
+                r = catalog_sandbox_set_process(m->catalog, s->id, identity.pid, identity.starttime, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (!from_pool)
+                r = manager_init_agent(rt, t, req->envs_json, s->access_token, err);
+        else if (s->access_token || !envs_empty(req->envs_json))
+                /* The pool told it the template's settings already. */
+                r = manager_init_agent(rt, NULL, req->envs_json, s->access_token, err);
         if (r < 0)
                 goto fail;
 

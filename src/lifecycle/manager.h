@@ -16,6 +16,9 @@ struct json_t;
 
 struct manager;
 
+/* Sandbox ids: this many random letters and digits, like E2B's. */
+#define MANAGER_SANDBOX_ID_LEN 20
+
 /* What a create request asks for (already validated by the API layer). */
 struct create_request {
         const char *template_ref;     /* id or alias */
@@ -94,6 +97,10 @@ int manager_start_pool(struct manager *m, unsigned per_template);
 struct catalog_template;
 int manager_spawn(struct manager *m, const struct catalog_template *t, const char *id, uint32_t slot,
                   bool internet, struct runtime_sandbox **ret, struct nb_error *err);
+/* The agent's /init: t's env vars, default user and workdir unless t is NULL, then
+ * envs_json's vars (NULL: none) over them, and access_token unless it is NULL. */
+int manager_init_agent(struct runtime_sandbox *rt, const struct catalog_template *t,
+                       const char *envs_json, const char *access_token, struct nb_error *err);
 struct catalog *manager_catalog(struct manager *m);
 struct runtime *manager_runtime(struct manager *m);
 

@@ -27,13 +27,12 @@
 #include "../runtime/runtime.h"
 #include "manager.h"
 
-#define POOL_ID_LEN 20
 #define POOL_IDLE_CHECK_MS 1000
 #define POOL_REFILL_DELAY_MS 15
 
 struct pool_entry {
         struct pool_entry *next;
-        char id[POOL_ID_LEN + 1];
+        char id[MANAGER_SANDBOX_ID_LEN + 1];
         char *template_id;
         uint32_t slot;
         struct runtime_sandbox *rt; /* NULL while the filler is still starting it */
@@ -107,7 +106,7 @@ static int fill_one(struct pool *p, const struct catalog_template *t)
         int r;
 
         e = calloc(1, sizeof(*e));
-        if (!e || !(e->template_id = strdup(t->id)) || random_alnum(e->id, POOL_ID_LEN) < 0) {
+        if (!e || !(e->template_id = strdup(t->id)) || random_alnum(e->id, MANAGER_SANDBOX_ID_LEN) < 0) {
                 if (e)
                         free(e->template_id);
                 free(e);
@@ -129,6 +128,13 @@ static int fill_one(struct pool *p, const struct catalog_template *t)
         }
 
         r = manager_spawn(p->m, t, e->id, slot, true, &rt, &err);
+        /* Its /init now, off every create's path: a claim only adds what its request brings. */
+        if (r >= 0 && (r = manager_init_agent(rt, t, NULL, NULL, &err)) < 0) {
+                struct nb_error ignored = {0};
+
+                (void)runtime_sandbox_destroy(manager_runtime(p->m), rt, &ignored);
+                rt = NULL;
+        }
         pthread_mutex_lock(&p->lock);
         if (r >= 0)
                 e->rt = rt;
@@ -248,6 +254,7 @@ struct pool *pool_free(struct pool *p)
 int pool_claim(struct pool *p, const char *template_id, struct catalog_sandbox *row, char *ret_id,
                size_t id_size, struct runtime_sandbox **ret_rt, struct nb_error *err)
 {
+        struct sandbox_identity identity;
         struct pool_entry *e = NULL;
         int r;
 
@@ -271,6 +278,9 @@ int pool_claim(struct pool *p, const char *template_id, struct catalog_sandbox *
                 p->dry = true;
         snprintf(row->id, sizeof(row->id), "%s", e->id);
         row->uid_slot = e->slot;
+        runtime_sandbox_identity(e->rt, &identity); /* one write records it with its process */
+        row->pid = identity.pid;
+        row->pid_starttime = identity.starttime;
         /* Under the lock: until the row exists, nothing else may pick this slot. */
         r = catalog_sandbox_insert(manager_catalog(p->m), row, err);
         pthread_cond_signal(&p->wake);
