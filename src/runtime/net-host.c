@@ -1,7 +1,8 @@
 /* The host side of sandboxes' network, set up when `nestbox serve` starts and checked
  * again (never duplicated) on every start: the bridge nestbox0 holding the subnet's
- * first address (the sandboxes' gateway), net.ipv4.ip_forward, and the nftables table
- * (net-nft.c). Everything is idempotent: an existing bridge is reused, the address is
+ * first address (the sandboxes' gateway), net.ipv4.ip_forward, the nftables table
+ * (net-nft.c) and, when another firewall drops forwarded traffic by default, two
+ * accepts in its chain (net-nft-foreign.c). Everything is idempotent: an existing bridge is reused, the address is
  * replaced, the table is replaced whole. Nothing is removed when the daemon stops:
  * sandboxes outlive it and keep their traffic flowing.
  *
@@ -419,6 +420,14 @@ int net_host_setup(struct net_host *h, const char *subnet, const struct net_dns 
         r = net_nft_apply(ruleset, err);
         if (r < 0)
                 goto out;
+        {
+                struct nb_error ferr = {0};
+
+                /* The host's firewall is its admin's: when we cannot open it, say what is wrong
+                 * and go on (sandboxes still get their network; it may stop at that firewall). */
+                if (net_nft_open_foreign_forward(NET_BRIDGE, &ferr) < 0)
+                        log_warning("network: sandboxes may have no way out: %s", ferr.message);
+        }
 
         /* Sandboxes' packets leave through the default route's device: a larger MTU inside
          * would only be cut down by path MTU discovery on every connection. */

@@ -125,6 +125,29 @@ int net_nft_apply(const char *ruleset, struct nb_error *err);
  *  -EPERM, -EOPNOTSUPP, -ENOENT (no such table, chain or device), else -EIO. */
 int net_nft_run(const char *commands, const char *what, struct nb_error *err);
 
+/** Runs one nft listing command and parses its JSON output into *ret (to json_decref). */
+typedef struct json_t json_t;
+int net_nft_list_json(const char *command, json_t **ret, struct nb_error *err);
+
+/* ---- net-nft-foreign.c ------------------------------------------------------ */
+
+#define NET_NFT_TABLE "nestbox" /* our table, in family inet */
+#define NET_NFT_NAME_MAX 64
+struct net_nft_chain {
+        char family[8];
+        char table[NET_NFT_NAME_MAX + 1];
+        char chain[NET_NFT_NAME_MAX + 1];
+};
+/** From `list chains` JSON: the chains sandboxes' traffic must be let through (ip and inet
+ *  forward chains of other tables whose policy drops; a table's DOCKER-USER when it has
+ *  one), at most max. */
+size_t net_nft_foreign_targets(json_t *chains, struct net_nft_chain *out, size_t max);
+/** The nft commands for c, given its rules as `list chain` JSON: delete our old rules
+ *  there, insert the two accepts for bridge. Malloc'ed into *ret; -ENOMEM. */
+int net_nft_foreign_text(const struct net_nft_chain *c, json_t *rules, const char *bridge, char **ret);
+/** Lets sandboxes' traffic through every such chain on the host (see the file's comment). */
+int net_nft_open_foreign_forward(const char *bridge, struct nb_error *err);
+
 /* ---- net-egress.c ---------------------------------------------------------- */
 
 /** Sorts ranges and merges those that overlap or touch, in place; returns how many are left. */

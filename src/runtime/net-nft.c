@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <jansson.h>
 #include <nftables/libnftables.h>
 
 #include "net-internal.h"
@@ -122,26 +123,30 @@ int net_nft_ruleset(char *buf, size_t size, const uint32_t *dns, size_t n_dns)
 static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nft_ctx *nft_shared;
 
-int net_nft_run(const char *commands, const char *what, struct nb_error *err)
+/* With nft_lock held. */
+static int nft_ctx_get(struct nb_error *err)
+{
+        if (!nft_shared) {
+                nft_shared = nft_ctx_new(NFT_CTX_DEFAULT);
+                if (!nft_shared)
+                        return nb_error_set(err, -ENOMEM, "cannot start libnftables");
+                if (nft_ctx_buffer_output(nft_shared) < 0 || nft_ctx_buffer_error(nft_shared) < 0) {
+                        nft_ctx_free(nft_shared);
+                        nft_shared = NULL;
+                        return nb_error_oom(err);
+                }
+        }
+        return 0;
+}
+
+/* With nft_lock held: runs commands; on failure err says why. Reading a buffer empties
+ * it: nothing carries over to the next run. */
+static int nft_run_locked(const char *commands, const char *what, struct nb_error *err)
 {
         const char *text;
         char first[160];
         int r = 0;
 
-        pthread_mutex_lock(&nft_lock);
-        if (!nft_shared) {
-                nft_shared = nft_ctx_new(NFT_CTX_DEFAULT);
-                if (!nft_shared) {
-                        pthread_mutex_unlock(&nft_lock);
-                        return nb_error_set(err, -ENOMEM, "cannot start libnftables");
-                }
-                if (nft_ctx_buffer_output(nft_shared) < 0 || nft_ctx_buffer_error(nft_shared) < 0) {
-                        nft_ctx_free(nft_shared);
-                        nft_shared = NULL;
-                        pthread_mutex_unlock(&nft_lock);
-                        return nb_error_oom(err);
-                }
-        }
         if (nft_run_cmd_from_buffer(nft_shared, commands) != 0) {
                 /* libnftables gives text, not errno: keep its first line, which names the cause
                  * ("Could not process rule: Operation not supported"). */
@@ -154,9 +159,45 @@ int net_nft_run(const char *commands, const char *what, struct nb_error *err)
                                                                  : -EIO;
                 nb_error_set(err, r, "cannot %s: %s", what, first);
         }
-        /* Reading a buffer empties it: nothing carries over to the next run. */
         (void)nft_ctx_get_error_buffer(nft_shared);
-        (void)nft_ctx_get_output_buffer(nft_shared);
+        return r;
+}
+
+int net_nft_run(const char *commands, const char *what, struct nb_error *err)
+{
+        int r;
+
+        pthread_mutex_lock(&nft_lock);
+        r = nft_ctx_get(err);
+        if (r >= 0) {
+                r = nft_run_locked(commands, what, err);
+                (void)nft_ctx_get_output_buffer(nft_shared);
+        }
+        pthread_mutex_unlock(&nft_lock);
+        return r;
+}
+
+int net_nft_list_json(const char *command, json_t **ret, struct nb_error *err)
+{
+        json_error_t jerr;
+        unsigned flags;
+        int r;
+
+        *ret = NULL;
+        pthread_mutex_lock(&nft_lock);
+        r = nft_ctx_get(err);
+        if (r >= 0) {
+                flags = nft_ctx_output_get_flags(nft_shared);
+                nft_ctx_output_set_flags(nft_shared, flags | NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
+                r = nft_run_locked(command, "list the host's nftables chains", err);
+                nft_ctx_output_set_flags(nft_shared, flags);
+                if (r >= 0) {
+                        *ret = json_loads(nft_ctx_get_output_buffer(nft_shared), 0, &jerr);
+                        if (!*ret)
+                                r = nb_error_set(err, -EBADMSG, "cannot read nft's JSON (%s): %s", command, jerr.text);
+                } else
+                        (void)nft_ctx_get_output_buffer(nft_shared);
+        }
         pthread_mutex_unlock(&nft_lock);
         return r;
 }

@@ -395,3 +395,35 @@ test('egress rules go with the sandbox, and a restarted daemon puts them back', 
   await within(60 * SECOND, server.restart('SIGKILL'), 'restart');
   assert.doesNotMatch(nftRuleset(), new RegExp(chainName(dead.sandboxId)));
 });
+
+test('a host firewall that drops forwarded traffic (Docker\'s, ufw\'s) does not cut sandboxes off', { timeout: 120 * SECOND }, async (t) => {
+  // What Docker leaves under iptables-nft: a forward chain with policy drop that jumps to
+  // DOCKER-USER first. Its own table here, so that the host's are never touched.
+  const table = `nbe2e_docker_${process.pid}`;
+  const load = spawnSync('nft', ['-f', '-'], {
+    encoding: 'utf8',
+    input: `table ip ${table} {\n chain DOCKER-USER {\n  return\n }\n` +
+      ` chain FORWARD {\n  type filter hook forward priority filter; policy drop;\n  jump DOCKER-USER\n }\n}\n`,
+  });
+  assert.equal(load.status, 0, load.stderr);
+  t.after(() => sh('nft', ['delete', 'table', 'ip', table], { check: false }));
+  const ours = () => sh('nft', ['list', 'chain', 'ip', table, 'DOCKER-USER']).stdout.split('\n')
+    .filter((l) => l.includes('comment "nestbox"'));
+
+  // Loaded after the daemon started: the sandbox's traffic dies in that chain.
+  const sbx = await sandbox(t, 'base');
+  const blocked = await run(sbx, curl(urlA));
+  assert.equal(blocked.exitCode, 28, `curl should time out: rc=${blocked.exitCode} ${blocked.stdout}`);
+
+  // A daemon that starts with it there lets sandboxes' traffic through, once, in DOCKER-USER.
+  await within(60 * SECOND, server.restart('SIGTERM'), 'restart');
+  const again = await Sandbox.connect(sbx.sandboxId);
+  assert.deepEqual(await reach(again), { A: 'ok', B: 'ok' });
+  assert.equal(ours().length, 2, sh('nft', ['list', 'table', 'ip', table]).stdout);
+  await within(60 * SECOND, server.restart('SIGTERM'), 'restart');
+  assert.equal(ours().length, 2, 'a restart replaces its rules, it does not add more');
+  assert.doesNotMatch(sh('nft', ['list', 'chain', 'ip', table, 'FORWARD']).stdout, /nestbox/);
+  // Our own table still decides: the metadata address stays refused.
+  const meta = await run(await Sandbox.connect(sbx.sandboxId), curl('http://169.254.169.254/'));
+  assert.equal(meta.exitCode, 7, meta.stderr);
+});

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "net-internal.h"
 #include "runtime.h"
@@ -211,6 +212,58 @@ static void test_ruleset_text(void **state)
         assert_int_equal(net_nft_ruleset(buf, 100, dns, 2), -ENOBUFS);
 }
 
+/* Chains as `nft -j list chains` gives them: Docker's table, ufw's (no DOCKER-USER), ours,
+ * an accepting one, an IPv6 one and a name that cannot go into command text. */
+static const char foreign_chains[] =
+        "{\"nftables\": [{\"metainfo\": {\"version\": \"1.0.6\"}},"
+        "{\"chain\": {\"family\": \"ip\", \"table\": \"filter\", \"name\": \"FORWARD\", \"handle\": 2,"
+        " \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
+        "{\"chain\": {\"family\": \"ip\", \"table\": \"filter\", \"name\": \"DOCKER-USER\", \"handle\": 9}},"
+        "{\"chain\": {\"family\": \"ip\", \"table\": \"ufw\", \"name\": \"FORWARD\", \"handle\": 1,"
+        " \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
+        "{\"chain\": {\"family\": \"inet\", \"table\": \"nestbox\", \"name\": \"forward\", \"handle\": 3,"
+        " \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
+        "{\"chain\": {\"family\": \"inet\", \"table\": \"open\", \"name\": \"fw\", \"handle\": 1,"
+        " \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"accept\"}},"
+        "{\"chain\": {\"family\": \"ip6\", \"table\": \"filter\", \"name\": \"FORWARD\", \"handle\": 1,"
+        " \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
+        "{\"chain\": {\"family\": \"ip\", \"table\": \"x y\", \"name\": \"FORWARD\", \"handle\": 1,"
+        " \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}}]}";
+
+static void test_foreign_forward(void **state)
+{
+        struct net_nft_chain t[4];
+        json_t *chains = json_loads(foreign_chains, 0, NULL), *rules;
+        char *text;
+
+        assert_non_null(chains);
+        assert_int_equal(net_nft_foreign_targets(chains, t, 4), 2);
+        assert_string_equal(t[0].family, "ip");
+        assert_string_equal(t[0].table, "filter");
+        assert_string_equal(t[0].chain, "DOCKER-USER"); /* Docker's place for its users' rules */
+        assert_string_equal(t[1].table, "ufw");
+        assert_string_equal(t[1].chain, "FORWARD");
+        assert_int_equal(net_nft_foreign_targets(chains, t, 1), 1);
+        json_decref(chains);
+
+        /* A previous daemon's rules (comment "nestbox") are deleted, others' are not. */
+        rules = json_loads("{\"nftables\": [{\"chain\": {\"name\": \"DOCKER-USER\"}},"
+                           "{\"rule\": {\"chain\": \"DOCKER-USER\", \"handle\": 17, \"comment\": \"nestbox\"}},"
+                           "{\"rule\": {\"chain\": \"DOCKER-USER\", \"handle\": 18, \"comment\": \"admin\"}},"
+                           "{\"rule\": {\"chain\": \"DOCKER-USER\", \"handle\": 19}}]}",
+                           0, NULL);
+        assert_non_null(rules);
+        assert_int_equal(net_nft_foreign_text(&t[0], rules, "nestbox0", &text), 0);
+        assert_string_equal(text,
+                            "delete rule ip filter DOCKER-USER handle 17\n"
+                            "insert rule ip filter DOCKER-USER oifname \"nestbox0\" ct state established,related "
+                            "accept comment \"nestbox\"\n"
+                            "insert rule ip filter DOCKER-USER iifname \"nestbox0\" oifname != \"docker0\" "
+                            "oifname != \"br-*\" accept comment \"nestbox\"\n");
+        free(text);
+        json_decref(rules);
+}
+
 static void test_etc_write(void **state)
 {
         char dir[] = "/tmp/nb-test-net.XXXXXX", layer[64], upper[64], path[128], cmd[128], buf[512];
@@ -382,7 +435,8 @@ int main(void)
                 cmocka_unit_test(test_subnet_parse),     cmocka_unit_test(test_subnet_overlaps),
                 cmocka_unit_test(test_address_mac_name), cmocka_unit_test(test_dns_parse),
                 cmocka_unit_test(test_dns_read_host),    cmocka_unit_test(test_etc_texts),
-                cmocka_unit_test(test_ruleset_text),     cmocka_unit_test(test_etc_write),
+                cmocka_unit_test(test_ruleset_text),     cmocka_unit_test(test_foreign_forward),
+                cmocka_unit_test(test_etc_write),
                 cmocka_unit_test(test_host_and_sandbox),
         };
 
