@@ -1,14 +1,16 @@
 // The nestbox side of the bench, through the official SDK against a fresh
 // `nestbox serve` (the e2e helper starts it and checks the host afterwards):
 //   (a) Sandbox.create() -> first stdout byte of commands.run('echo hi'); with
-//       BENCH_PEERS_ROOTFS set, each run is followed by one run of each peer
-//       (peers.sh in its serve-a phase), so noise on a busy host hits all alike;
-//       from an idle host and back to back (REGIMES_A)
+//       BENCH_PEERS_ROOTFS set, beside the peers (peers.sh in its serve-a phase), the
+//       tools taking turns in blocks (BLOCK_A) so noise on a busy host hits all alike;
+//       from an idle host and back to back (REGIMES_A); and the same SDK calls against
+//       instant-e2b.mjs, a server that answers at once: the SDK's own share
 //   (b) commands.run('true') round trip in one sandbox
 //   (c) idle memory per sandbox over BENCH_IDLE sandboxes: sum of their memory
 //       cgroups, and the drop of MemAvailable (which includes the daemon's growth)
 // Prints result lines (stats.mjs) on stdout, progress on stderr.
 // Env: BENCH_TEMPLATE (base), BENCH_RUNS_A (50, per regime), BENCH_WARMUP_A (20), BENCH_SETTLE_MS (25),
+// BENCH_BLOCK_A (5),
 // BENCH_RUNS_B (200), BENCH_IDLE (200), NESTBOX_BIN, NESTBOX_TEMPLATE_DIR.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +31,12 @@ const warmupA = Number(process.env.BENCH_WARMUP_A ?? 20);
 // process is gone) is finished by then. "busy": runs back to back, as in a loop of
 // creates. On this kind of host (a VM whose idle vCPUs sleep) the two differ a lot
 // for crun and little for nestbox, so both are reported.
+// Within a regime the tools take turns in blocks: a lead-in run, unmeasured, then
+// BLOCK_A measured runs of the same tool, then the next tool. Each run thus follows a
+// run of its own tool, and pays for what that one left to the kernel (a network
+// namespace, cgroups and mounts are torn down by kernel workers after the last process
+// is gone), not for another tool's; the turns spread host noise over all of them.
+const BLOCK_A = Number(process.env.BENCH_BLOCK_A ?? 5);
 const REGIMES_A = [
   { name: 'idle', suffix: '', settleMs: Number(process.env.BENCH_SETTLE_MS ?? 25), what: 'from an idle host' },
   { name: 'busy', suffix: '.busy', settleMs: 0, what: 'back to back' },
@@ -76,6 +84,31 @@ function sandboxMemory(id) {
     }
   }
   return null;
+}
+
+/**
+ * instant-e2b.mjs, a server that answers at once: run() times one (a) against it, the
+ * official SDK's own share of every nestbox run.
+ */
+async function startInstant() {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'instant-e2b.mjs')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const { value } = await lines.next();
+  const url = `http://127.0.0.1:${Number(value)}`;
+  const opts = { apiUrl: url, sandboxUrl: url };
+  const run = async () => {
+    const t0 = nowMs();
+    const sbx = await Sandbox.create('base', opts);
+    let first = null;
+    const r = await sbx.commands.run('echo hi', { onStdout: () => first ?? (first = nowMs()) });
+    if (r.stdout !== 'hi\n' || first === null) throw new Error(`instant server: echo hi gave ${JSON.stringify(r.stdout)}`);
+    await sbx.kill();
+    return first - t0;
+  };
+  const stop = () => child.stdin.end();
+  return { run, stop };
 }
 
 /**
@@ -142,42 +175,54 @@ try {
   await server.start();
   log(`nestbox serve on ${server.url}, template ${template}`);
 
-  // (a) create -> first output, each run beside one run of each peer, in two regimes
+  // (a) create -> first output, in two regimes, in blocks (see BLOCK_A)
   const peers = process.env.BENCH_PEERS_ROOTFS ? await startPeers(process.env.BENCH_PEERS_ROOTFS) : null;
+  const instant = await startInstant();
+  const nestboxRun = async () => {
+    const t0 = nowMs();
+    const sbx = await server.create(template);
+    const t1 = nowMs();
+    let first = null;
+    const r = await sbx.commands.run('echo hi', { onStdout: () => first ?? (first = nowMs()) });
+    if (r.stdout !== 'hi\n' || first === null) throw new Error(`echo hi gave ${JSON.stringify(r.stdout)}`);
+    await sbx.kill();
+    return { first: first - t0, create: t1 - t0 };
+  };
+  const tools = [
+    { key: 'a.nestbox', run: nestboxRun },
+    ...(peers?.keys ?? []).map((k) => ({ key: k, run: async () => ({ first: await peers.run(k) }), peer: true })),
+    { key: 'a.sdkalone', run: async () => ({ first: await instant.run() }) },
+  ];
+  for (const tool of tools) for (let i = 0; i < warmupA; i++) await tool.run();
   for (const regime of REGIMES_A) {
-    log(`(a) ${regime.what}: create + echo hi x${runsA}${peers ? `, interleaved with ${peers.keys.join(', ')}` : ''}`);
-    const firstByte = [];
+    log(`(a) ${regime.what}: ${tools.map((t) => t.key).join(', ')}, x${runsA} each, in blocks of ${BLOCK_A}`);
+    const samples = new Map(tools.map((t) => [t.key, []]));
     const createOnly = [];
-    const peerSamples = new Map((peers?.keys ?? []).map((k) => [k, []]));
-    for (let i = 0; i < runsA + warmupA; i++) {
-      if (regime.settleMs) await sleep(regime.settleMs);
-      const t0 = nowMs();
-      const sbx = await server.create(template);
-      const t1 = nowMs();
-      let first = null;
-      const r = await sbx.commands.run('echo hi', { onStdout: () => first ?? (first = nowMs()) });
-      if (r.stdout !== 'hi\n' || first === null) throw new Error(`echo hi gave ${JSON.stringify(r.stdout)}`);
-      await sbx.kill();
-      if (i >= warmupA) {
-        firstByte.push(first - t0);
-        createOnly.push(t1 - t0);
-      }
-      // The warm pool refills after a claim, and that work is ours: it must not land
-      // on a peer's run.
-      await daemonQuiet(server.proc.pid);
-      for (const k of peers?.keys ?? []) {
-        if (regime.settleMs) await sleep(regime.settleMs);
-        const ms = await peers.run(k);
-        if (i >= warmupA) peerSamples.get(k).push(ms);
+    for (let round = 0; round * BLOCK_A < runsA; round++) {
+      for (const tool of tools) {
+        // The warm pool refills after claims, and that work is ours: not a peer's.
+        if (tool.peer) await daemonQuiet(server.proc.pid);
+        for (let j = 0; j <= BLOCK_A; j++) {
+          if (regime.settleMs) await sleep(regime.settleMs);
+          const ms = await tool.run();
+          if (j === 0) continue; // the lead-in: it pays for what the previous tool left behind
+          samples.get(tool.key).push(ms.first);
+          if (ms.create !== undefined) createOnly.push(ms.create);
+        }
       }
     }
-    const extra = { regime: regime.name, settle_ms: regime.settleMs };
-    emit(`a.nestbox${regime.suffix}`, 'ms', firstByte, { mode: 'first-byte', template, ...extra });
+    const extra = { regime: regime.name, settle_ms: regime.settleMs, block: BLOCK_A };
+    emit(`a.nestbox${regime.suffix}`, 'ms', samples.get('a.nestbox'), { mode: 'first-byte', template, ...extra });
     emit(`a.nestbox.create${regime.suffix}`, 'ms', createOnly, { mode: 'create() returned', template, ...extra });
-    for (const [k, samples] of peerSamples)
-      emit(`${k}${regime.suffix}`, 'ms', samples, { mode: 'first-byte', interleaved: true, ...extra });
+    for (const tool of tools.slice(1))
+      emit(`${tool.key}${regime.suffix}`, 'ms', samples.get(tool.key), {
+        mode: tool.peer ? 'first-byte' : 'first-byte, server answering at once',
+        interleaved: true,
+        ...extra,
+      });
   }
   if (peers) await peers.stop();
+  instant.stop();
 
   // (b) round trip
   log(`(b) commands.run('true') x${runsB}`);
