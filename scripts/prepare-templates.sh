@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the built-in templates into TEMPLATES_DIR (as root):
 #   busybox  Debian's static busybox + a user; builds in well under a second
-#   base     Debian bookworm by mmdebstrap with python3, node, git, curl, sudo; about a minute
+#   base     Debian bookworm by mmdebstrap with python3, pip, node, git, curl, sudo; about a minute
 #   code-interpreter-v1  a layer on base's root with numpy, pandas, matplotlib... (apt in an
 #            overlay on base) for @e2b/code-interpreter; about a minute
 #

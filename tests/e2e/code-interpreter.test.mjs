@@ -503,6 +503,19 @@ test('javascript: $$.html sets the result, $$.display() adds others', async () =
   assert.match(obj.text, /n: 1/);
 });
 
+test('!pip install in a cell, then import in the same kernel (no restart), as on E2B', { timeout: 90 * SECOND }, async () => {
+  await sbx.runCode('1'); // the kernel runs before anything is installed
+  await sbx.files.write('/tmp/nbcell/nbcell/__init__.py', 'X = 7\n');
+  await sbx.files.write('/tmp/nbcell/pyproject.toml', '[build-system]\nrequires = ["setuptools"]\n' +
+    'build-backend = "setuptools.build_meta"\n[project]\nname = "nbcell"\nversion = "1.0"\n');
+  const pip = await sbx.runCode('!pip install --no-index --no-build-isolation -q /tmp/nbcell', { timeoutMs: 80 * SECOND });
+  assert.equal(pip.error, undefined);
+  assert.doesNotMatch(pip.logs.stderr.join(''), /externally-managed|error/i);
+  const imported = await sbx.runCode('import nbcell\nnbcell.X');
+  assert.equal(imported.error, undefined, imported.error?.value);
+  assert.equal(imported.text, '7');
+});
+
 test('IPython magics and shell escapes: %matplotlib inline, !cmd, x = !cmd, %%writefile, %%bash, %cd', async () => {
   const plot = await sbx.runCode('%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()');
   assert.equal(plot.error, undefined);

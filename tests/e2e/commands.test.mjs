@@ -151,6 +151,23 @@ test('cwd, envs, and a missing cwd', async () => {
   await assert.rejects(bb.commands.run('pwd', { cwd: '/no/such/dir' }), InvalidArgumentError);
 });
 
+test('pip install works on base as on E2B: as user into ~/.local, then importable', { timeout: 60 * SECOND }, async () => {
+  // No network in tests: a package of our own, built with what python3-pip brings.
+  const make = [
+    'mkdir -p /tmp/nbpkg/nbpkg',
+    'echo "X = 42" > /tmp/nbpkg/nbpkg/__init__.py',
+    'printf \'[build-system]\\nrequires = ["setuptools"]\\nbuild-backend = "setuptools.build_meta"\\n' +
+      '[project]\\nname = "nbpkg"\\nversion = "1.0"\\n\' > /tmp/nbpkg/pyproject.toml',
+  ].join(' && ');
+  assert.equal((await base.commands.run(make)).exitCode, 0);
+  const pip = await base.commands.run('pip install --no-index --no-build-isolation -q /tmp/nbpkg', { timeoutMs: 50 * SECOND });
+  assert.equal(pip.exitCode, 0, pip.stderr);
+  assert.doesNotMatch(pip.stderr, /externally-managed/);
+  const r = await base.commands.run('python3 -c "import nbpkg, os; print(nbpkg.X, nbpkg.__file__.startswith(os.path.expanduser(\'~/.local/\')))"');
+  assert.equal(r.stdout, '42 True\n');
+  assert.equal((await base.commands.run('python3 -m venv /tmp/venv && /tmp/venv/bin/python -c "print(1)"')).stdout, '1\n');
+});
+
 test('users on base: default "user", root, user; HOME and default cwd follow', async () => {
   assert.equal((await base.commands.run('id -un; echo $HOME; pwd')).stdout, 'user\n/home/user\n/home/user\n');
   assert.equal((await base.commands.run('id -un; id -u; echo $HOME', { user: 'root' })).stdout, 'root\n0\n/root\n');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Template `base`: what E2B's base has. Debian bookworm built by mmdebstrap with
-# python3, node + npm, git, curl, sudo and procps; user `user` (1000:1000,
+# python3 + pip + venv, node + npm, git, curl, sudo and procps; user `user` (1000:1000,
 # /home/user, bash) with passwordless sudo. usage: build.sh ROOTFS | build.sh --inputs
 #
 # NESTBOX_DEBIAN_MIRROR overrides the mirror (default: deb.debian.org with the
@@ -8,7 +8,7 @@
 set -euo pipefail
 
 suite=bookworm
-packages=python3,nodejs,npm,git,curl,ca-certificates,sudo,procps
+packages=python3,python3-pip,python3-venv,nodejs,npm,git,curl,ca-certificates,sudo,procps
 mirror=${NESTBOX_DEBIAN_MIRROR:-}
 
 if [ "${1:-}" = --inputs ]; then
@@ -38,7 +38,7 @@ if ! mmdebstrap "${args[@]}"; then
   echo "base: mmdebstrap failed; check that a Debian mirror is reachable (or set NESTBOX_DEBIAN_MIRROR) and run again" >&2
   exit 1
 fi
-for bin in python3 node npm git curl sudo ps bash; do
+for bin in python3 pip3 node npm git curl sudo ps bash; do
   chroot "$root" sh -c "command -v $bin" >/dev/null || {
     echo "base: $bin is missing from the built root file system" >&2
     exit 1

@@ -26,6 +26,14 @@ mount_points "$root"
 # back to id, so behaviour is the same.
 sed -i 's/"\$(id -u)"/"${EUID:-$(id -u)}"/g' "$root/etc/profile"
 grep -q 'EUID:-' "$root/etc/profile" || { echo "base: /etc/profile no longer has the id -u test" >&2; exit 1; }
+# `pip install x` works as on E2B, where agents run it all the time: Debian marks its
+# Python "externally managed" (PEP 668) and pip would refuse. As `user`, pip installs
+# into ~/.local; that site dir exists from the start, so a Python (a code interpreter's
+# kernel) started before the first install already has it on sys.path.
+rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+pyver=$(chroot "$root" python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+mkdir -p "$root/home/user/.local/lib/python$pyver/site-packages" "$root/home/user/.local/bin"
+chown -R 1000:1000 "$root/home/user/.local"
 # Nothing a sandbox needs and about 50 MB: package lists and caches (apt-get update restores them).
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/var/cache/debconf/*-old "$root"/var/log/apt/* "$root"/var/log/dpkg.log
