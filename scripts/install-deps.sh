@@ -9,6 +9,10 @@ packages=(
   libmicrohttpd-dev libhttp-parser-dev libjansson-dev libprotobuf-c-dev libsqlite3-dev libseccomp-dev libcap-dev
   libarchive-dev libcurl4-openssl-dev libcmocka-dev libssl-dev zlib1g-dev libmnl-dev libnftables-dev
   mmdebstrap busybox-static crun bubblewrap iproute2 nftables tmux procps
+  # sandbox.getHost(port) is <port>-<id>.localhost:3000 by default: glibc (node's fetch,
+  # Python) resolves *.localhost only through nss-myhostname, which its package adds
+  # to /etc/nsswitch.conf. curl and browsers resolve it themselves.
+  libnss-myhostname
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -18,6 +22,11 @@ if ((${#missing[@]})); then
   echo "nestbox: installing Debian packages: ${missing[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! getent hosts nestbox-check.localhost >/dev/null; then
+  echo "nestbox: warning: *.localhost does not resolve here, so programs other than curl and browsers" \
+    "cannot open sandbox.getHost(port): add 'myhostname' to the hosts line of /etc/nsswitch.conf" >&2
 fi
 
 # The official e2b SDK needs node >= 20.18.1. Debian's nodejs 18 is too old: never install it over a newer one.

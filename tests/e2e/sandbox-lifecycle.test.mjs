@@ -233,14 +233,14 @@ test('unknown template -> SandboxError (400/404) naming the template', async () 
   assert.ok(err.message.includes(name), `message does not name the template: ${err.message}`);
 });
 
-test('by default getHost() names <port>-<id>.localhost:<daemon port>, which curl reaches', { timeout: 60 * SECOND }, async (t) => {
+test('by default getHost() names <port>-<id>.localhost:<daemon port>, which curl and fetch reach', { timeout: 60 * SECOND }, async (t) => {
   const sbx = await sandbox(t, 'base');
   const daemonPort = new URL(server.url).port;
   const host = sbx.getHost(8000);
   assert.equal(host, `8000-${sbx.sandboxId}.localhost:${daemonPort}`);
   await sbx.files.write('/home/user/www/index.html', 'served by the sandbox\n');
   await sbx.commands.run('cd /home/user/www && exec python3 -m http.server 8000', { background: true });
-  // curl resolves *.localhost to the loopback itself, as browsers do; node's resolver does not.
+  // curl resolves *.localhost to the loopback itself, as browsers do.
   let out = '';
   for (let i = 0; i < 50 && out !== 'served by the sandbox\n'; i++) {
     const r = spawnSync('curl', ['-s', '--max-time', '2', `http://${host}/index.html`], { encoding: 'utf8' });
@@ -248,4 +248,8 @@ test('by default getHost() names <port>-<id>.localhost:<daemon port>, which curl
     if (out !== 'served by the sandbox\n') await sleep(100);
   }
   assert.equal(out, 'served by the sandbox\n');
+  // node's fetch asks glibc, which resolves it through nss-myhostname (make run installs it).
+  const res = await fetch(`http://${host}/index.html`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'served by the sandbox\n');
 });
