@@ -7,8 +7,9 @@
 //   fd 1 and 2: the agent's diagnostics pipe (raw writes of children end up there).
 // Cells run as scripts in this node's global context (vm.runInThisContext), so
 // globals, functions and top-level let/const persist; the completion value is the
-// main result (a Promise is awaited first). SIGINT breaks a running synchronous
-// loop (breakOnSigint).
+// main result (a Promise is awaited first). A cell with top-level await is rewritten
+// first (rewriteTopLevelAwait). SIGINT breaks a running synchronous loop
+// (breakOnSigint).
 'use strict';
 const fs = require('fs');
 const util = require('util');
@@ -153,6 +154,99 @@ function userStack(stack) {
     .join('\n');
 }
 
+// Top-level await, as E2B's JavaScript kernel allows it: a cell that awaits outside
+// any function runs as the body of an async function, the Promise of which the cell
+// awaits. So that what it declares outlives it, as in any other cell, its top-level
+// declarations become `var`s of the script around that function (var: a later cell may
+// declare the same name again, as notebooks do) and assignments inside; its last
+// expression becomes the function's return value, the cell's result. Parsing is
+// acorn's, which Debian's npm brings (/usr/share/nodejs); without it such a cell stays
+// the SyntaxError node gives.
+const VALUE = '__nestbox_cell_value__';
+
+function rewriteTopLevelAwait(code) {
+  let acorn, walk;
+  try {
+    acorn = require('acorn');
+    walk = require('acorn-walk');
+  } catch {
+    return null;
+  }
+  const head = '(async () => {\n';
+  const tail = '\n})()';
+  const wrapped = `${head}${code}${tail}`;
+  let fn;
+  try {
+    fn = acorn.parse(wrapped, { ecmaVersion: 'latest' }).body[0].expression.callee;
+  } catch {
+    return null; // not valid even as a function body: let node report the error
+  }
+  let awaits = false;
+  walk.recursive(fn.body, null, {
+    Function() {}, // an await inside a function is that function's
+    AwaitExpression() { awaits = true; },
+    ForOfStatement(node, st, c) {
+      if (node.await) awaits = true;
+      c(node.left, st);
+      c(node.right, st, 'Expression');
+      c(node.body, st, 'Statement');
+    },
+  });
+  if (!awaits) return null;
+
+  const names = new Set();
+  const edits = []; // [start, end, text], offsets into wrapped
+  const src = (node) => wrapped.slice(node.start, node.end);
+  const collect = (p) => {
+    if (!p) return;
+    if (p.type === 'Identifier') names.add(p.name);
+    else if (p.type === 'ObjectPattern') for (const prop of p.properties) collect(prop.type === 'RestElement' ? prop : prop.value);
+    else if (p.type === 'ArrayPattern') for (const el of p.elements) collect(el);
+    else if (p.type === 'RestElement') collect(p.argument);
+    else if (p.type === 'AssignmentPattern') collect(p.left);
+  };
+  const exported = []; // function declarations stay (hoisted in the body) and are copied out
+  const body = fn.body.body;
+  // The cell's value is that of its last statement that is not a declaration (a script's
+  // completion value), kept while the declarations after it still run.
+  const declaration = /^(FunctionDeclaration|ClassDeclaration|VariableDeclaration|EmptyStatement)$/;
+  const last = body.findLastIndex((st) => !declaration.test(st.type));
+  body.forEach((stmt, i) => {
+    if (stmt.type === 'VariableDeclaration') {
+      const parts = [];
+      for (const d of stmt.declarations) {
+        collect(d.id);
+        if (d.init) parts.push(`(${src(d.id)} = ${src(d.init)})`);
+      }
+      edits.push([stmt.start, stmt.end, parts.length ? `void (${parts.join(', ')});` : ';']);
+    } else if (stmt.type === 'ClassDeclaration') {
+      names.add(stmt.id.name);
+      edits.push([stmt.start, stmt.end, `${stmt.id.name} = ${src(stmt)};`]);
+    } else if (stmt.type === 'FunctionDeclaration') {
+      names.add(stmt.id.name);
+      exported.push(`globalThis[${JSON.stringify(stmt.id.name)}] = ${stmt.id.name};`);
+    } else if (i === last && stmt.type === 'ExpressionStatement') {
+      edits.push([stmt.expression.start, stmt.expression.end, `(${VALUE} = (${src(stmt.expression)}))`]);
+    }
+  });
+  let out = wrapped;
+  for (const [start, end, text] of edits.sort((a, b) => b[0] - a[0])) out = out.slice(0, start) + text + out.slice(end);
+  out = `${head}let ${VALUE}; ${exported.join(' ')}${out.slice(head.length, -tail.length)}\nreturn ${VALUE};${tail}`;
+  return (names.size ? `var ${[...names].join(', ')}; ` : '') + out;
+}
+
+function compileCell(code, filename) {
+  try {
+    return new vm.Script(code, { filename });
+  } catch (e) {
+    // Not only "await is only valid...": a lone `for await` reads "Unexpected reserved word".
+    if (!(e instanceof SyntaxError)) throw e;
+    const rewritten = rewriteTopLevelAwait(code);
+    if (rewritten === null) throw e;
+    return new vm.Script(rewritten, { filename });
+  }
+}
+
 let count = 0;
 
 async function execute(req) {
@@ -167,7 +261,7 @@ async function execute(req) {
   const finished = new Promise((resolve) => { run.finish = resolve; });
   globalThis.$$ = makeDollar(run);
   try {
-    let value = vm.runInThisContext(req.code || '', { filename: `cell-${count}.js`, breakOnSigint: true });
+    let value = compileCell(req.code || '', `cell-${count}.js`).runInThisContext({ breakOnSigint: true });
     const interrupted = new Promise((_, reject) => { interruptWait = reject; });
     try {
       if (value instanceof Promise) value = await Promise.race([value, interrupted]);

@@ -272,16 +272,36 @@ def report_exception(e):
     emit({"type": "error", "name": type(e).__name__, "value": str(e), "traceback": user_traceback(e)})
 
 
+# Top-level await, as in IPython (E2B's kernel): a cell part that awaits compiles to a
+# coroutine, run to its end on one event loop per context, kept between cells so that
+# what is bound to it (queues, client sessions) goes on working in the next cell.
+CO_COROUTINE = 0x80  # inspect.CO_COROUTINE, without importing inspect at start
+_loop = None
+
+
+def run_code(code):
+    global _loop
+    value = eval(code, NAMESPACE)
+    if code.co_flags & CO_COROUTINE:
+        if _loop is None:
+            import asyncio
+            _loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(_loop)
+        value = _loop.run_until_complete(value)
+    return value
+
+
 def run_cell(code, filename):
     tree = ast.parse(transform_cell(code), filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     State.executing = True
     try:
         if tree.body:
-            exec(compile(tree, filename, "exec"), NAMESPACE)
-        value = eval(compile(last, filename, "eval"), NAMESPACE) if last is not None else None
+            run_code(compile(tree, filename, "exec", flags=flags))
+        value = run_code(compile(last, filename, "eval", flags=flags)) if last is not None else None
     finally:
         State.executing = False
     return last is not None, value

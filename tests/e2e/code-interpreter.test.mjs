@@ -217,6 +217,51 @@ test('javascript: results, console streams, state, errors, envs, own contexts', 
   await sbx.removeCodeContext(ctx);
 });
 
+test('python: top-level await on one event loop per context, kept between cells', async () => {
+  const first = await sbx.runCode('import asyncio\nawait asyncio.sleep(0.01)\nx = await asyncio.sleep(0, result=5)\nx * 2');
+  assert.equal(first.error, undefined, first.error?.traceback);
+  assert.equal(first.text, '10');
+  assert.equal((await sbx.runCode('x')).text, '5');
+  assert.equal((await sbx.runCode('async def f():\n    return 3\nawait f()')).text, '3');
+  // Bound to the loop in one cell, used in the next.
+  assert.equal((await sbx.runCode('q = asyncio.Queue()\nawait q.put(7)')).error, undefined);
+  assert.equal((await sbx.runCode('await q.get()')).text, '7');
+  // asyncio.run still works: no loop runs between cells.
+  assert.equal((await sbx.runCode('asyncio.run(f())')).text, '3');
+  const failed = await sbx.runCode('async def g():\n    raise ValueError("inside")\nawait g()');
+  assert.equal(failed.error?.name, 'ValueError');
+  assert.equal(failed.error?.value, 'inside');
+});
+
+test('javascript: top-level await; what the cell declares outlives it; errors and the last value', async () => {
+  const js = (code) => sbx.runCode(code, { language: 'js' });
+  const first = await js('const v = await Promise.resolve(21);\nv * 2');
+  assert.equal(first.error, undefined, first.error?.value);
+  assert.equal(first.text, '42');
+  assert.equal((await js('v + 1')).text, '22'); // declared in an awaiting cell, seen by the next
+  // The same name again, as notebook cells do; destructuring; functions hoisted and kept;
+  // classes; for await.
+  const again = await js(
+    'const v = await Promise.resolve(1);\nconst { a, b: [c] } = await Promise.resolve({ a: 2, b: [3] });\n' +
+      'class K { k() { return 4; } }\nlet n = 0;\n' +
+      'for await (const x of [Promise.resolve(5)]) n += x;\nearly() + v + a + c + new K().k() + n\n' +
+      'function early() { return 10; }',
+  );
+  assert.equal(again.error, undefined, again.error?.value);
+  assert.equal(again.text, '25');
+  assert.equal((await js('early() + new K().k()')).text, '14');
+  assert.equal((await js('let m = 0;\nfor await (const x of [1, 2]) m += x;\nm')).text, '3');
+  const logged = await js("await new Promise((r) => setTimeout(r, 20));\nconsole.log('after')");
+  assert.deepEqual(logged.logs.stdout, ['after\n']);
+  assert.equal(logged.results.length, 0); // console.log returns undefined: no result
+  const failed = await js("await Promise.reject(new TypeError('boom'))");
+  assert.equal(failed.error?.name, 'TypeError');
+  assert.equal(failed.error?.value, 'boom');
+  // await inside a function stays that function's business; a plain syntax error stays one.
+  assert.equal((await js('async function f() { return await 8; }\nf()')).text, '8');
+  assert.equal((await js('await (')).error?.name, 'SyntaxError');
+});
+
 test('raw HTTP: /health, 400 for context_id + language, NDJSON has no blank lines', async () => {
   const url = (p) => `${process.env.E2B_SANDBOX_URL}${p}`;
   const headers = { 'E2b-Sandbox-Id': sbx.sandboxId, 'E2b-Sandbox-Port': '49999', 'Content-Type': 'application/json' };
