@@ -73,12 +73,14 @@ static int parse_language(const char *lang, enum interp_language *ret, char *mes
                 *ret = INTERP_JAVASCRIPT;
                 return 0;
         }
+        if (strcmp(buf, "typescript") == 0 || strcmp(buf, "ts") == 0) {
+                *ret = INTERP_TYPESCRIPT;
+                return 0;
+        }
         snprintf(message, n,
-                 "language '%.64s' is not supported by nestbox's code interpreter: only python, javascript and "
-                 "bash are available%s",
-                 buf,
-                 strcmp(buf, "ts") == 0 || strcmp(buf, "typescript") == 0 ? " (typescript needs a compiler we do not ship)"
-                                                                           : "");
+                 "language '%.64s' is not supported by nestbox's code interpreter: only python, javascript, "
+                 "typescript and bash are available",
+                 buf);
         return -EOPNOTSUPP;
 }
 

@@ -323,12 +323,20 @@ static void ctx_diag_event(struct loop_io *io, uint32_t events)
 
 const char *interp_language_name(enum interp_language l)
 {
-        return l == INTERP_JAVASCRIPT ? "javascript" : l == INTERP_BASH ? "bash" : "python";
+        return l == INTERP_JAVASCRIPT   ? "javascript"
+               : l == INTERP_TYPESCRIPT ? "typescript"
+               : l == INTERP_BASH       ? "bash"
+                                        : "python";
+}
+
+static bool ctx_runs_node(const struct interp_ctx *ctx)
+{
+        return ctx->language == INTERP_JAVASCRIPT || ctx->language == INTERP_TYPESCRIPT;
 }
 
 static const char *ctx_program(const struct interp_ctx *ctx)
 {
-        return ctx->language == INTERP_JAVASCRIPT ? "node" : "python3";
+        return ctx_runs_node(ctx) ? "node" : "python3";
 }
 
 static int ctx_spawn(struct interp_ctx *ctx, struct nb_error *err)
@@ -339,15 +347,16 @@ static int ctx_spawn(struct interp_ctx *ctx, struct nb_error *err)
          * corrupt the event stream). */
         char *py_args[] = {(char *)"-u", (char *)"-c", (char *)interp_kernel_py, (char *)"bash"};
         /* The script is $1, not $0: sh prefixes its own errors with $0 ("node: not found"). */
-        char *js_args[] = {(char *)"-c", (char *)"exec node -e \"$1\" 3<&0 4>&1 </dev/null >&2",
-                           (char *)"nestbox-js", (char *)interp_kernel_js};
+        char *js_args[] = {(char *)"-c", (char *)"exec node -e \"$1\" \"$2\" 3<&0 4>&1 </dev/null >&2",
+                           (char *)"nestbox-js", (char *)interp_kernel_js,
+                           (char *)interp_language_name(ctx->language)};
         Process__ProcessConfig cfg = PROCESS__PROCESS_CONFIG__INIT;
         Process__StartRequest req = PROCESS__START_REQUEST__INIT;
         struct spawn_result sr;
         enum connect_code code;
         int r;
 
-        if (ctx->language == INTERP_JAVASCRIPT) {
+        if (ctx_runs_node(ctx)) {
                 cfg.cmd = (char *)"/bin/sh";
                 cfg.args = js_args;
                 cfg.n_args = ELEMENTSOF(js_args);
@@ -399,7 +408,7 @@ static void ctx_driver_died(struct interp_ctx *ctx)
                          "cannot start %s for context %s: %s (the code interpreter needs %s in the template, "
                          "e.g. code-interpreter-v1 or base)",
                          ctx_program(ctx), ctx->id, exec_error, ctx_program(ctx));
-        else if (!was_ready && ctx->language == INTERP_JAVASCRIPT && strstr(ctx->diag, "not found"))
+        else if (!was_ready && ctx_runs_node(ctx) && strstr(ctx->diag, "not found"))
                 /* sh found, node not: sh says so on the diagnostics pipe. */
                 snprintf(message, sizeof(message),
                          "cannot start node for context %s: %s (the code interpreter needs node in the template, "

@@ -26,10 +26,11 @@ struct interp_job;
 enum interp_language {
         INTERP_PYTHON,
         INTERP_JAVASCRIPT,
-        INTERP_BASH, /* the Python driver running bash cells */
+        INTERP_BASH,       /* the Python driver running bash cells */
+        INTERP_TYPESCRIPT, /* the JavaScript driver, stripping types from each cell first */
 };
 
-/** "python" / "javascript" / "bash". */
+/** "python" / "javascript" / "bash" / "typescript". */
 const char *interp_language_name(enum interp_language l);
 
 struct interp_ctx {

@@ -1,5 +1,6 @@
-// nestbox code-interpreter driver for JavaScript: one long-lived node per context,
-// started by the agent as `sh -c 'exec node -e "$0" 3<&0 4>&1 </dev/null >&2' <this>`
+// nestbox code-interpreter driver for JavaScript and TypeScript: one long-lived node
+// per context, started by the agent as
+// `sh -c 'exec node -e "$1" "$2" 3<&0 4>&1 </dev/null >&2' nestbox-js <this> <language>`
 // (embedded in the agent at build time). Same protocol as interp-kernel.py:
 //   fd 3 (agent -> driver): one JSON object per line, {"code": str, "env_vars": {k: v}}
 //   fd 4 (driver -> agent): one JSON object per line, in the /execute NDJSON shape,
@@ -235,7 +236,34 @@ function rewriteTopLevelAwait(code) {
   return (names.size ? `var ${[...names].join(', ')}; ` : '') + out;
 }
 
+// TypeScript contexts (argv: typescript) run this driver too: each cell's types are
+// stripped first, by Babel's TypeScript preset, which Debian's npm brings to the
+// templates (node-babel7); no type checking, as in E2B's TypeScript kernel.
+const TYPESCRIPT = process.argv.includes('typescript');
+let babel = null;
+
+function stripTypes(code, filename) {
+  if (!babel) {
+    try {
+      babel = { core: require('@babel/core'), preset: require('@babel/preset-typescript') };
+    } catch (e) {
+      throw new Error('typescript cells need @babel/core and @babel/preset-typescript (Debian: node-babel7), ' +
+        `which this template lacks: ${e.message}`);
+    }
+  }
+  return babel.core.transformSync(code, {
+    filename: filename.replace(/\.js$/, '.ts'),
+    babelrc: false,
+    configFile: false,
+    sourceType: 'script',
+    retainLines: true,
+    presets: [babel.preset],
+    parserOpts: { allowAwaitOutsideFunction: true },
+  }).code;
+}
+
 function compileCell(code, filename) {
+  if (TYPESCRIPT) code = stripTypes(code, filename);
   try {
     return new vm.Script(code, { filename });
   } catch (e) {

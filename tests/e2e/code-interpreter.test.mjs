@@ -184,7 +184,7 @@ test('a silent run of 6 s gets a keepalive line and still ends well', async () =
 test('unsupported language -> a clear error, not a fake success', async () => {
   const ex = await sbx.runCode('print(1)', { language: 'r' });
   assert.equal(ex.error?.name, 'UnsupportedLanguage');
-  assert.match(ex.error.value, /only python, javascript and bash/);
+  assert.match(ex.error.value, /only python, javascript, typescript and bash/);
   assert.deepEqual(ex.results, []);
   const err = await sbx.createCodeContext({ language: 'r' }).then(() => null, (e) => e);
   assert.ok(err instanceof SandboxError, `got ${err?.name}: ${err?.message}`);
@@ -260,6 +260,21 @@ test('javascript: top-level await; what the cell declares outlives it; errors an
   // await inside a function stays that function's business; a plain syntax error stays one.
   assert.equal((await js('async function f() { return await 8; }\nf()')).text, '8');
   assert.equal((await js('await (')).error?.name, 'SyntaxError');
+});
+
+test('typescript: types are stripped, state and top-level await work, contexts say typescript', async () => {
+  const ts = (code, opts = {}) => sbx.runCode(code, { language: 'ts', ...opts });
+  const first = await ts('interface P { x: number }\nconst p: P = { x: 40 };\n' +
+    'function add(a: number, b: number): number { return a + b; }\nadd(p.x, 2)');
+  assert.equal(first.error, undefined, first.error?.value);
+  assert.equal(first.text, '42');
+  assert.equal((await ts('p.x as number')).text, '40');
+  assert.equal((await ts('const v: number = await Promise.resolve(3);\nv')).text, '3');
+  const ctx = await sbx.createCodeContext({ language: 'typescript' });
+  assert.equal(ctx.language, 'typescript');
+  assert.equal((await sbx.runCode('enum E { A = 1, B }\nE.B', { context: ctx })).text, '2');
+  const bad = await ts('const x: number = ;');
+  assert.equal(bad.error?.name, 'SyntaxError');
 });
 
 test('raw HTTP: /health, 400 for context_id + language, NDJSON has no blank lines', async () => {
