@@ -255,12 +255,52 @@ function stripTypes(code, filename) {
     filename: filename.replace(/\.js$/, '.ts'),
     babelrc: false,
     configFile: false,
-    sourceType: 'script',
+    sourceType: 'unambiguous', // a cell with import is a module: its imports stay, type-only ones go
     retainLines: true,
-    presets: [babel.preset],
+    // An import a later cell uses looks unused here: keep every import but `import type`.
+    presets: [[babel.preset, { onlyRemoveTypeImports: true }]],
     parserOpts: { allowAwaitOutsideFunction: true },
   }).code;
 }
+
+// `import` in a cell, as E2B's kernels allow: cells are scripts, so each top-level
+// import declaration becomes a `var` bound to require() of its module (a default import
+// takes the module's default export when it has one, else the module). Returns null
+// when the cell has no import, is not a valid module either, or exports something.
+function rewriteImports(code) {
+  let acorn;
+  try {
+    acorn = require('acorn');
+  } catch {
+    return null;
+  }
+  let program;
+  try {
+    program = acorn.parse(code, { ecmaVersion: 'latest', sourceType: 'module', allowAwaitOutsideFunction: true });
+  } catch {
+    return null;
+  }
+  const imports = program.body.filter((st) => st.type === 'ImportDeclaration');
+  if (!imports.length || program.body.some((st) => /^Export/.test(st.type))) return null;
+  let out = code;
+  for (const st of imports.reverse()) {
+    const from = `require(${JSON.stringify(st.source.value)})`;
+    const parts = [];
+    for (const sp of st.specifiers) {
+      if (sp.type === 'ImportDefaultSpecifier') parts.push(`${sp.local.name} = ${IMPORT_DEFAULT}(${from})`);
+      else if (sp.type === 'ImportNamespaceSpecifier') parts.push(`${sp.local.name} = ${from}`);
+      else {
+        const name = sp.imported.type === 'Identifier' ? sp.imported.name : JSON.stringify(sp.imported.value);
+        parts.push(`${sp.local.name} = ${from}[${JSON.stringify(name)}]`);
+      }
+    }
+    out = out.slice(0, st.start) + (parts.length ? `var ${parts.join(', ')};` : `${from};`) + out.slice(st.end);
+  }
+  return out;
+}
+
+const IMPORT_DEFAULT = '__nestbox_import_default__';
+globalThis[IMPORT_DEFAULT] = (m) => (m && m.__esModule && 'default' in m ? m.default : m);
 
 function compileCell(code, filename) {
   if (TYPESCRIPT) code = stripTypes(code, filename);
@@ -269,6 +309,13 @@ function compileCell(code, filename) {
   } catch (e) {
     // Not only "await is only valid...": a lone `for await` reads "Unexpected reserved word".
     if (!(e instanceof SyntaxError)) throw e;
+    const imported = rewriteImports(code);
+    if (imported !== null) code = imported;
+    try {
+      return new vm.Script(code, { filename });
+    } catch (again) {
+      if (!(again instanceof SyntaxError)) throw again;
+    }
     const rewritten = rewriteTopLevelAwait(code);
     if (rewritten === null) throw e;
     return new vm.Script(rewritten, { filename });

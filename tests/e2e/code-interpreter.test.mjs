@@ -262,6 +262,22 @@ test('javascript: top-level await; what the cell declares outlives it; errors an
   assert.equal((await js('await (')).error?.name, 'SyntaxError');
 });
 
+test('javascript: import declarations bind as in a module, for this cell and the next', async () => {
+  const js = (code) => sbx.runCode(code, { language: 'js' });
+  const first = await js("import os from 'os';\nimport { join as j2 } from 'path';\nimport * as u from 'util';\n" +
+    "import 'fs';\ntypeof os.cpus + j2('a', 'b') + typeof u.inspect");
+  assert.equal(first.error, undefined, first.error?.value);
+  assert.equal(first.text, 'functiona/bfunction');
+  assert.equal((await js("j2('x', 'y')")).text, 'x/y');
+  const awaited = await js("import fsp from 'node:fs/promises';\nconst t = await fsp.readFile('/etc/hostname', 'utf8');\nt.length > 0");
+  assert.equal(awaited.error, undefined, awaited.error?.value);
+  assert.equal(awaited.text, 'true');
+  const missing = await js("import nope from 'no-such-module-here';");
+  assert.equal(missing.error?.name, 'Error');
+  assert.match(missing.error?.value, /Cannot find module 'no-such-module-here'/);
+  assert.equal((await js('export const e = 1;')).error?.name, 'SyntaxError'); // a cell exports nothing
+});
+
 test('typescript: types are stripped, state and top-level await work, contexts say typescript', async () => {
   const ts = (code, opts = {}) => sbx.runCode(code, { language: 'ts', ...opts });
   const first = await ts('interface P { x: number }\nconst p: P = { x: 40 };\n' +
@@ -270,6 +286,10 @@ test('typescript: types are stripped, state and top-level await work, contexts s
   assert.equal(first.text, '42');
   assert.equal((await ts('p.x as number')).text, '40');
   assert.equal((await ts('const v: number = await Promise.resolve(3);\nv')).text, '3');
+  const imported = await ts("import { join } from 'path';\nimport type { Stats } from 'fs';\nconst j: string = join('a', 'b');\nj");
+  assert.equal(imported.error, undefined, imported.error?.value);
+  assert.equal(imported.text, 'a/b');
+  assert.equal((await ts("join('c', 'd')")).text, 'c/d'); // imported in the cell before
   const ctx = await sbx.createCodeContext({ language: 'typescript' });
   assert.equal(ctx.language, 'typescript');
   assert.equal((await sbx.runCode('enum E { A = 1, B }\nE.B', { context: ctx })).text, '2');
