@@ -290,7 +290,7 @@ function rewriteImports(code) {
       if (sp.type === 'ImportDefaultSpecifier') parts.push(`${sp.local.name} = ${IMPORT_DEFAULT}(${from})`);
       else if (sp.type === 'ImportNamespaceSpecifier') parts.push(`${sp.local.name} = ${from}`);
       else {
-        const name = sp.imported.type === 'Identifier' ? sp.imported.name : JSON.stringify(sp.imported.value);
+        const name = sp.imported.type === 'Identifier' ? sp.imported.name : sp.imported.value; // {"a-b" as x}
         parts.push(`${sp.local.name} = ${from}[${JSON.stringify(name)}]`);
       }
     }
