@@ -2,9 +2,9 @@
  * again (never duplicated) on every start: the bridge nestbox0 holding the subnet's
  * first address (the sandboxes' gateway), net.ipv4.ip_forward, the nftables table
  * (net-nft.c) and, when another firewall drops forwarded traffic by default, two
- * accepts in its chain (net-nft-foreign.c). Everything is idempotent: an existing bridge is reused, the address is
- * replaced, the table is replaced whole. Nothing is removed when the daemon stops:
- * sandboxes outlive it and keep their traffic flowing.
+ * accepts in its chain (net-nft-foreign.c). Everything is idempotent: an existing
+ * bridge is reused, the address is replaced, the table is replaced whole. Nothing is
+ * removed when the daemon stops: sandboxes outlive it and keep their traffic flowing.
  *
  * The bridge gets a fixed MAC: a bridge without one takes the lowest MAC among its
  * ports, so it would change as sandboxes come and go, and every sandbox's ARP entry
