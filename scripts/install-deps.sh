@@ -13,6 +13,8 @@ packages=(
   # Python) resolves *.localhost only through nss-myhostname, which its package adds
   # to /etc/nsswitch.conf. curl and browsers resolve it themselves.
   libnss-myhostname
+  # mkfs.ext4 formats each sandbox's disk image (src/runtime/disk.c).
+  e2fsprogs
 )
 missing=()
 for p in "${packages[@]}"; do

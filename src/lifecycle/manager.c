@@ -326,6 +326,7 @@ int manager_spawn(struct manager *m, const struct catalog_template *t, const cha
                         .cpu_count = t->cpu_count,
                         .memory_mb = t->memory_mb,
                         .pids_max = DEFAULT_PIDS_MAX,
+                        .disk_mb = t->disk_mb,
                         .no_new_privs = t->no_new_privs,
                         .network = internet,
                         .net_index = slot, /* unique like the slot: one address per uid range */

@@ -118,7 +118,7 @@ static int sample_locked(struct metrics *m, struct series *s, const struct catal
         if (!s->disk_mono_ms || now - s->disk_mono_ms >= DISK_EVERY_MS) {
                 bool complete = true;
 
-                if (runtime_disk_usage(m->runtime, row->id, DISK_MAX_ENTRIES, &s->disk_used, &complete) >= 0 &&
+                if (runtime_disk_usage(m->runtime, row->id, (pid_t)row->pid, DISK_MAX_ENTRIES, &s->disk_used, &complete) >= 0 &&
                     !complete)
                         log_debug("sandbox=%s: disk use counted over its first %u entries only", row->id,
                                   DISK_MAX_ENTRIES);

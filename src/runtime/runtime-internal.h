@@ -11,6 +11,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -114,6 +115,21 @@ int cgroup_v2_freeze(const struct cgroup_host *h, const char *id, bool frozen, s
 int cgroup_v2_usage(const struct cgroup_host *h, const char *id, struct sandbox_usage *ret);
 
 /* ---- overlay root ----------------------------------------------------- */
+
+/* ---- disk.c: each sandbox's writable layer on a filesystem of its own ---------- */
+
+struct disk_host {
+        char *dir;            /* <state>/disks: one empty image per disk size */
+        int dir_fd;
+        pthread_mutex_t lock; /* making a missing image */
+};
+int disk_host_init(struct disk_host *h, const char *state_dir, struct nb_error *err);
+void disk_host_done(struct disk_host *h);
+/** Makes <sandbox dir>/disk.img (size_mb, ext4), mounts it detached on a loop device and
+ *  returns the mount's fd, to keep open until overlay_mount() is done, and O_PATH fds of
+ *  upper/ (owned by owner) and work/ in it. */
+int disk_create(struct disk_host *h, int sandbox_dirfd, uint32_t size_mb, uid_t owner, int *ret_mnt,
+                int *ret_upper, int *ret_work, struct nb_error *err);
 
 struct overlay_host {
         bool lower_fds; /* fsconfig(FSCONFIG_SET_FD, "lowerdir+") works (6.13+) */

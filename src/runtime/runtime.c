@@ -1,8 +1,9 @@
 /* The Linux-namespaces runtime behind runtime.h: host probing at runtime_new(), and
  * the life of a sandbox (create, adopt, destroy) built from the other files here.
  *
- * Per sandbox on the host: <state>/sandboxes/<id>/{upper,work,rootfs,agent.sock,
- * agent.log} and its cgroup(s); nothing in the host's mount namespace. The handle
+ * Per sandbox on the host: <state>/sandboxes/<id>/{disk.img,rootfs,agent.sock,agent.log}
+ * (or {upper,work,...} when the spec asks for no disk of its own), a loop device
+ * (disk.c) and its cgroup(s); nothing in the host's mount namespace. The handle
  * keeps only a pidfd and strings, so thousands of sandboxes cost no other fds.
  * struct runtime is read-only after runtime_new(): threads share it without locks,
  * and it must outlive the sandbox handles made from it. */
@@ -18,6 +19,7 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -39,6 +41,7 @@ struct runtime {
         unsigned last_cap;
         uint64_t cap_keep;
         struct runtime_net net;
+        struct disk_host disks;
 };
 
 struct runtime_sandbox {
@@ -127,7 +130,7 @@ int runtime_new(const struct runtime_config *cfg, struct runtime **ret, struct n
         rt = calloc(1, sizeof(*rt));
         if (!rt)
                 return nb_error_oom(err);
-        rt->sandboxes_fd = rt->agent_fd = -EBADF;
+        rt->sandboxes_fd = rt->agent_fd = rt->disks.dir_fd = -EBADF;
 
         rt->sandboxes_dir = path_join(cfg->state_dir, "sandboxes");
         if (!rt->sandboxes_dir) {
@@ -147,6 +150,9 @@ int runtime_new(const struct runtime_config *cfg, struct runtime **ret, struct n
                 r = nb_error_set_errno(err, -errno, "cannot open '%.128s'", rt->sandboxes_dir);
                 goto fail;
         }
+        r = disk_host_init(&rt->disks, cfg->state_dir, err);
+        if (r < 0)
+                goto fail;
         r = open_agent(cfg->agent_path, &rt->agent_fd, err);
         if (r < 0)
                 goto fail;
@@ -188,6 +194,7 @@ struct runtime *runtime_free(struct runtime *rt)
         safe_close(rt->agent_fd);
         cgroup_host_done(&rt->cgroups);
         seccomp_done(&rt->seccomp);
+        disk_host_done(&rt->disks);
         free(rt->sandboxes_dir);
         free(rt);
         return NULL;
@@ -363,8 +370,8 @@ static void sandbox_teardown(struct runtime_sandbox *sb)
 
 /* ---- create ----------------------------------------------------------------- */
 
-static int make_dirs(struct runtime *rt, struct runtime_sandbox *sb, int *ret_upper, int *ret_work,
-                     struct nb_error *err)
+static int make_dirs(struct runtime *rt, struct runtime_sandbox *sb, unsigned disk_mb, int *ret_disk,
+                     int *ret_upper, int *ret_work, struct nb_error *err)
 {
         _cleanup_close_ int dfd = -EBADF, upper = -EBADF, work = -EBADF;
 
@@ -378,6 +385,12 @@ static int make_dirs(struct runtime *rt, struct runtime_sandbox *sb, int *ret_up
         dfd = openat(rt->sandboxes_fd, sb->id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return nb_error_set_errno(err, -errno, "cannot open '%.128s'", sb->dir);
+        if (disk_mb > 0) {
+                if (mkdirat(dfd, "rootfs", 0700) < 0)
+                        return nb_error_set_errno(err, -errno, "cannot create the directories of '%.128s'",
+                                                  sb->dir);
+                return disk_create(&rt->disks, dfd, disk_mb, sb->uid_base, ret_disk, ret_upper, ret_work, err);
+        }
         /* upper/ is the root dir of the overlay: it must belong to root inside. */
         if (mkdirat(dfd, "upper", 0755) < 0 ||
             fchownat(dfd, "upper", sb->uid_base, sb->uid_base, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -432,7 +445,7 @@ static int open_log(struct runtime *rt, struct runtime_sandbox *sb, int *ret_fd,
 int runtime_sandbox_create(struct runtime *rt, const struct sandbox_spec *spec, struct runtime_sandbox **ret,
                            struct nb_error *err)
 {
-        _cleanup_close_ int upper = -EBADF, work = -EBADF, listen_fd = -EBADF, log_fd = -EBADF,
+        _cleanup_close_ int disk = -EBADF, upper = -EBADF, work = -EBADF, listen_fd = -EBADF, log_fd = -EBADF,
                             cg_fd = -EBADF;
         struct cgroup_limits limits;
         struct runtime_sandbox *sb;
@@ -445,7 +458,7 @@ int runtime_sandbox_create(struct runtime *rt, const struct sandbox_spec *spec, 
         if (r < 0)
                 return r;
 
-        r = make_dirs(rt, sb, &upper, &work, err);
+        r = make_dirs(rt, sb, spec->disk_mb, &disk, &upper, &work, err);
         if (r < 0)
                 goto fail;
         r = runtime_net_prepare(&rt->net, spec, upper, err);
@@ -696,13 +709,25 @@ int runtime_usage(struct runtime *rt, const char *id, struct sandbox_usage *ret)
         return cgroup_usage(&rt->cgroups, id, ret);
 }
 
-int runtime_disk_usage(struct runtime *rt, const char *id, uint64_t max_entries, uint64_t *ret_bytes,
+int runtime_disk_usage(struct runtime *rt, const char *id, pid_t pid, uint64_t max_entries, uint64_t *ret_bytes,
                        bool *ret_complete)
 {
-        char path[RUNTIME_ID_MAX + 16];
+        char path[RUNTIME_ID_MAX + 16], root[32];
+        struct statfs st;
 
-        if (snprintf(path, sizeof(path), "%s/upper", id) >= (int)sizeof(path) || strchr(id, '/'))
+        if (snprintf(path, sizeof(path), "%s/disk.img", id) >= (int)sizeof(path) || strchr(id, '/'))
                 return -EINVAL;
+        /* A disk of its own (disk.c): an overlay reports its upper filesystem's use, and
+         * that filesystem is the sandbox's alone. */
+        if (pid > 0 && faccessat(rt->sandboxes_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+                snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+                if (statfs(root, &st) < 0)
+                        return -errno;
+                *ret_bytes = (uint64_t)(st.f_blocks - st.f_bfree) * (uint64_t)st.f_frsize;
+                *ret_complete = true;
+                return 0;
+        }
+        snprintf(path, sizeof(path), "%s/upper", id);
         return tree_usage(rt->sandboxes_fd, path, max_entries, ret_bytes, ret_complete);
 }
 

@@ -45,6 +45,8 @@ struct sandbox_spec {
         unsigned cpu_count;           /* 0 = no cpu limit */
         unsigned memory_mb;           /* 0 = no memory limit */
         unsigned pids_max;            /* 0 = no pids limit */
+        unsigned disk_mb;             /* its writable layer's size (disk.c); 0 = a directory on the
+                                       * state dir's filesystem, unbounded */
         bool no_new_privs;            /* off where the template needs setuid (sudo) */
         bool network;                 /* eth0 with a way out, when the runtime has a network; else
                                        * loopback only */
@@ -165,7 +167,7 @@ int runtime_usage(struct runtime *rt, const char *id, struct sandbox_usage *ret)
 
 /** Bytes the sandbox has written to its own root (its overlay upper dir), counting at most
  *  max_entries entries; *ret_complete says whether the walk saw them all. */
-int runtime_disk_usage(struct runtime *rt, const char *id, uint64_t max_entries, uint64_t *ret_bytes,
+int runtime_disk_usage(struct runtime *rt, const char *id, pid_t pid, uint64_t max_entries, uint64_t *ret_bytes,
                        bool *ret_complete);
 
 /** Opens the log the sandbox's agent writes (lines of base/log.c's format), read-only.

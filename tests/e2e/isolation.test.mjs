@@ -275,3 +275,25 @@ test("two sandboxes cannot see each other's files or processes", async (t) => {
   assert.equal(await b.kill(), true);
   assert.equal((await a.commands.run('cat /only-a-root')).stdout, `${secret}\n`);
 });
+
+test('a sandbox that fills its disk gets ENOSPC at its template\'s size; it and the others go on', { timeout: 120 * SECOND }, async (t) => {
+  const [full, other] = await Promise.all([sandbox(t, 'busybox'), sandbox(t, 'busybox')]);
+  const MiB = 1024 * 1024;
+  // busybox's template.json: diskSizeMB 512. Its root is that disk, not the host's.
+  const df = await full.commands.run("df -k / | tail -1 | awk '{print $2}'");
+  const sizeKiB = Number(df.stdout.trim());
+  assert.ok(sizeKiB > 400 * 1024 && sizeKiB <= 512 * 1024, `df says ${sizeKiB} KiB`);
+  const fill = await full.commands.run('dd if=/dev/zero of=/tmp/fill bs=1M count=700 2>&1; echo rc=$?', { timeoutMs: 100 * SECOND });
+  assert.match(fill.stdout, /No space left on device/);
+  assert.match(fill.stdout, /rc=1\n$/);
+  const written = Number((await full.commands.run('stat -c %s /tmp/fill')).stdout.trim());
+  assert.ok(written > 400 * MiB && written <= 512 * MiB, `${written} bytes written`);
+  // The others write as before; the full one writes again once it frees space.
+  await other.files.write('/tmp/x', 'still room here');
+  assert.equal(await other.files.read('/tmp/x'), 'still room here');
+  await full.commands.run('rm /tmp/fill');
+  await full.files.write('/tmp/after', 'room again');
+  assert.equal(await full.files.read('/tmp/after'), 'room again');
+  const m = (await full.getMetrics()).at(-1);
+  assert.equal(m.diskTotal, 512 * MiB);
+});
