@@ -4,8 +4,9 @@
  *
  * Per sandbox, <state>/sandboxes/<id>/disk.img is a sparse copy of an empty ext4
  * image made once per size by mkfs.ext4 (<state>/disks/ext4-<MB>m.img: no journal,
- * since a sandbox's disk does not outlive the host; no blocks reserved for root,
- * which in a sandbox is not the host's root). It is attached to a loop device that
+ * since a sandbox's disk does not outlive the host; no room kept for growing it, which
+ * would cost megabytes per copy; no blocks reserved for root, which in a sandbox is not
+ * the host's root): 228 KiB of data for 10 GiB. It is attached to a loop device that
  * detaches itself once nothing uses it (LO_FLAGS_AUTOCLEAR; direct I/O, so its data
  * is not cached a second time as the image file's) and mounted as a detached mount:
  * nothing appears in the host's mount table. upper/ and work/ are made in it and
@@ -14,8 +15,8 @@
  * namespace. The overlay, attached in the sandbox's own mount namespace, is then the
  * only user of the filesystem, which goes away with it.
  *
- * Measured here: ~2 ms per sandbox (copy 0.3, loop 0.7, mount 0.7), ~0.4 MiB of
- * kernel memory. */
+ * Measured here: ~3 ms per sandbox (copy, loop 0.7, mount 0.7), ~0.4 MiB of kernel
+ * memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -66,7 +67,7 @@ static int run_mkfs(const char *path, uint32_t size_mb, struct nb_error *err)
         /* 4 KiB blocks whatever the size (mke2fs picks 1 KiB for small ones): the loop device's
          * block size, which direct I/O wants to match the host's. */
         char *argv[] = {(char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-b", (char *)"4096",
-                        (char *)"-O", (char *)"^has_journal",
+                        (char *)"-O", (char *)"^has_journal,^resize_inode",
                         (char *)"-m", (char *)"0", (char *)"-E",
                         (char *)"lazy_itable_init=1,lazy_journal_init=1,nodiscard", (char *)"-L",
                         (char *)"nestbox-disk", (char *)path, size, NULL};
