@@ -221,7 +221,12 @@ int disk_create(struct disk_host *h, int sandbox_dirfd, uint32_t size_mb, uid_t 
         r = copy_sparse(empty, image, err);
         if (r < 0)
                 return r;
+        /* Serialised here: creates running at once would all be given the same free device
+         * and all but one find it taken. Other processes on the host still may: loop_attach
+         * asks again then. */
+        pthread_mutex_lock(&h->lock);
         loop = loop_attach(image, &n, err);
+        pthread_mutex_unlock(&h->lock);
         if (loop < 0)
                 return loop;
         mnt = mount_disk(n, err);

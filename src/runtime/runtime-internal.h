@@ -121,7 +121,7 @@ int cgroup_v2_usage(const struct cgroup_host *h, const char *id, struct sandbox_
 struct disk_host {
         char *dir;            /* <state>/disks: one empty image per disk size */
         int dir_fd;
-        pthread_mutex_t lock; /* making a missing image */
+        pthread_mutex_t lock; /* making a missing image, taking a loop device */
 };
 int disk_host_init(struct disk_host *h, const char *state_dir, struct nb_error *err);
 void disk_host_done(struct disk_host *h);
