@@ -31,11 +31,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../base/log.h"
 #include "runtime-internal.h"
 
 #define DISK_LOOP_TRIES 16
 
 extern char **environ;
+
+/* Whether this host can give sandboxes disks: loop devices (absent in many
+ * containers) and ext4. */
+static bool probe(const char **ret_why)
+{
+        _cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+        _cleanup_close_ int fsfd = -EBADF;
+
+        if (ctl < 0) {
+                *ret_why = "no /dev/loop-control";
+                return false;
+        }
+        fsfd = fsopen("ext4", FSOPEN_CLOEXEC);
+        if (fsfd < 0) {
+                *ret_why = "no ext4 in this kernel";
+                return false;
+        }
+        return true;
+}
 
 int disk_host_init(struct disk_host *h, const char *state_dir, struct nb_error *err)
 {
@@ -49,6 +69,11 @@ int disk_host_init(struct disk_host *h, const char *state_dir, struct nb_error *
         h->dir_fd = open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (h->dir_fd < 0)
                 return nb_error_set_errno(err, -errno, "cannot open '%.128s'", h->dir);
+        h->available = probe(&h->why_not);
+        if (!h->available)
+                log_warning("runtime: sandboxes' disks are not bounded here (%s): their writes go to the state "
+                            "directory's filesystem, as large as they make them",
+                            h->why_not);
         return 0;
 }
 

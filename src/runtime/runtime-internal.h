@@ -122,6 +122,8 @@ struct disk_host {
         char *dir;            /* <state>/disks: one empty image per disk size */
         int dir_fd;
         pthread_mutex_t lock; /* making a missing image, taking a loop device */
+        bool available;       /* loop devices and ext4: else sandboxes write to host dirs */
+        const char *why_not;
 };
 int disk_host_init(struct disk_host *h, const char *state_dir, struct nb_error *err);
 void disk_host_done(struct disk_host *h);

@@ -385,7 +385,7 @@ static int make_dirs(struct runtime *rt, struct runtime_sandbox *sb, unsigned di
         dfd = openat(rt->sandboxes_fd, sb->id, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0)
                 return nb_error_set_errno(err, -errno, "cannot open '%.128s'", sb->dir);
-        if (disk_mb > 0) {
+        if (disk_mb > 0 && rt->disks.available) {
                 if (mkdirat(dfd, "rootfs", 0700) < 0)
                         return nb_error_set_errno(err, -errno, "cannot create the directories of '%.128s'",
                                                   sb->dir);
