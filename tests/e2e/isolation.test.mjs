@@ -288,6 +288,11 @@ test('a sandbox that fills its disk gets ENOSPC at its template\'s size; it and 
   assert.match(fill.stdout, /rc=1\n$/);
   const written = Number((await full.commands.run('stat -c %s /tmp/fill')).stdout.trim());
   assert.ok(written > 400 * MiB && written <= 512 * MiB, `${written} bytes written`);
+  // Uploads to the full disk fail as E2B's do (507, the SDK's NotEnoughSpaceError).
+  await assert.rejects(full.files.write('/tmp/more', 'x'.repeat(MiB)), (e) => {
+    assert.equal(e.name, 'NotEnoughSpaceError', `${e.name}: ${e.message}`);
+    return true;
+  });
   // The others write as before; the full one writes again once it frees space.
   await other.files.write('/tmp/x', 'still room here');
   assert.equal(await other.files.read('/tmp/x'), 'still room here');
