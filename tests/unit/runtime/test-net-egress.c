@@ -11,15 +11,8 @@
 #include <cmocka.h>
 
 #include "net-internal.h"
+#include "net-test-ip.h"
 #include "runtime.h"
-
-static uint32_t ip(const char *s)
-{
-        struct in_addr in;
-
-        assert_int_equal(inet_pton(AF_INET, s, &in), 1);
-        return ntohl(in.s_addr);
-}
 
 static void test_range_parse(void **state)
 {

@@ -22,15 +22,8 @@
 #include <jansson.h>
 
 #include "net-internal.h"
+#include "net-test-ip.h"
 #include "runtime.h"
-
-static uint32_t ip(const char *s)
-{
-        struct in_addr in;
-
-        assert_int_equal(inet_pton(AF_INET, s, &in), 1);
-        return ntohl(in.s_addr);
-}
 
 static void test_subnet_parse(void **state)
 {
